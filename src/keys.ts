@@ -1,0 +1,108 @@
+import { OptionError } from './errors.js';
+
+/**
+ * The etcd key layout, compatible with the Go original (v0.1.59), which joins paths with Go's
+ * `path.Join`: `rootName` `a/b` gives `/a/b/...`. Additions of ours live under `claim/` and `status/`.
+ */
+export interface Keys {
+  root: string;
+  /** Election prefix; candidates' keys are `<election>/<leaseHex>`. */
+  election: string;
+  /** Worker registration prefix, with a trailing slash: `<workerPrefix><name>` = `running`. */
+  workerPrefix: string;
+  worker(name: string): string;
+  /** Registration mutex prefix; contenders' keys are `<mutex>/<leaseHex>`. */
+  registerMutex: string;
+  /** Start-up double barrier key (`<barrier>/ready`, `<barrier>/waiters/<n>`). */
+  barrier: string;
+  /** Set once, by the master, after the first barrier: an RFC 3339 time. */
+  barrierLeft: string;
+  /** Assignment prefix, with a trailing slash. */
+  taskPrefix: string;
+  /** Assignments of one worker, with a trailing slash. */
+  workerTasks(worker: string): string;
+  task(worker: string, id: string): string;
+  /** Claim prefix (ours), with a trailing slash. */
+  claimPrefix: string;
+  claim(id: string): string;
+  /** Master status JSON (ours). */
+  masterStatus: string;
+}
+
+/** True when `s` holds a control character (U+0000–U+001F, U+007F). */
+export function hasControlChar(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
+}
+
+/** Refuses a name that could escape its prefix or break the key layout; returns it unchanged. */
+export function checkName(what: string, name: string, maxLength = 256): string {
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new OptionError(`${what} must be a non-empty string, got ${JSON.stringify(name)}`);
+  }
+  if (name.length > maxLength) {
+    throw new OptionError(`${what} must be at most ${maxLength} characters, got ${name.length}`);
+  }
+  if (name.includes('/') || name === '.' || name.includes('..') || hasControlChar(name)) {
+    throw new OptionError(
+      `${what} must not contain '/', '..' or control characters, got ${JSON.stringify(name)}`,
+    );
+  }
+  return name;
+}
+
+/** Go's `path.Join("/", rootName)`, refusing names that would escape the root (`..`, control chars). */
+export function rootPath(rootName: string): string {
+  if (typeof rootName !== 'string' || rootName.trim().length === 0) {
+    throw new OptionError(`rootName must be a non-empty string, got ${JSON.stringify(rootName)}`);
+  }
+  if (hasControlChar(rootName)) throw new OptionError(`rootName must not contain control characters`);
+  const parts = rootName.split('/').filter((p) => p.length > 0 && p !== '.');
+  if (parts.some((p) => p === '..')) {
+    throw new OptionError(`rootName must not contain '..' segments, got ${JSON.stringify(rootName)}`);
+  }
+  if (parts.length === 0)
+    throw new OptionError(`rootName must name a folder, got ${JSON.stringify(rootName)}`);
+  return `/${parts.join('/')}`;
+}
+
+export function keys(rootName: string): Keys {
+  const root = rootPath(rootName);
+  const workerPrefix = `${root}/worker/`;
+  const taskPrefix = `${root}/task/`;
+  const claimPrefix = `${root}/claim/`;
+  return {
+    root,
+    election: `${root}/election`,
+    workerPrefix,
+    worker: (name) => workerPrefix + name,
+    registerMutex: `${root}/worker_register_mutex`,
+    barrier: `${root}/worker-barrier`,
+    barrierLeft: `${root}/worker_barrier_left`,
+    taskPrefix,
+    workerTasks: (worker) => `${taskPrefix}${worker}/`,
+    task: (worker, id) => `${taskPrefix}${worker}/${id}`,
+    claimPrefix,
+    claim: (id) => claimPrefix + id,
+    masterStatus: `${root}/status/master`,
+  };
+}
+
+/** Value of a worker key, as the original writes it. */
+export const WORKER_VALUE_RUNNING = 'running';
+
+/** Prefix end for an etcd range: the smallest key greater than every key with this prefix. */
+export function prefixEnd(prefix: string): string {
+  const b = Buffer.from(prefix, 'utf8');
+  for (let i = b.length - 1; i >= 0; i--) {
+    if (b[i] < 0xff) {
+      const out = b.subarray(0, i + 1);
+      out[i]++;
+      return out.toString('latin1');
+    }
+  }
+  return '\0';
+}

@@ -1,0 +1,141 @@
+import { InvalidTaskError } from './errors.js';
+import { hasControlChar } from './keys.js';
+
+/** A long-running task, as the generator describes it and as a worker receives it. */
+export interface Task {
+  /** Short name that identifies the task; unique; no `/`, `..` or control characters. */
+  id: string;
+  /** Higher runs (and is assigned) first. @default 0 */
+  priority?: number;
+  /** Tasks sharing a non-empty key stay together on one worker. @default '' */
+  key?: string;
+  /** Balancing group: load is balanced per group and in total. @default '' */
+  group?: string;
+  /** Opaque payload. @default empty */
+  raw?: Uint8Array;
+}
+
+/** Longest task id accepted. */
+export const MAX_TASK_ID_LENGTH = 256;
+/** Largest encoded task value accepted: under etcd's 1.5 MiB request limit with room for the txn. */
+export const MAX_TASK_VALUE_BYTES = 1024 * 1024;
+
+/** Throws {@link InvalidTaskError} naming the task when it cannot be stored safely. */
+export function validateTask(task: Task): void {
+  const id: unknown = task?.id;
+  if (typeof id !== 'string' || id.length === 0) {
+    throw new InvalidTaskError(String(id), `task id must be a non-empty string, got ${JSON.stringify(id)}`);
+  }
+  if (id.length > MAX_TASK_ID_LENGTH) {
+    throw new InvalidTaskError(
+      id,
+      `task ${JSON.stringify(id.slice(0, 40))}…: id longer than ${MAX_TASK_ID_LENGTH}`,
+    );
+  }
+  if (id.includes('/') || id.includes('..') || hasControlChar(id)) {
+    throw new InvalidTaskError(
+      id,
+      `task ${JSON.stringify(id)}: id must not contain '/', '..' or control characters`,
+    );
+  }
+  if (task.priority !== undefined && !Number.isFinite(task.priority)) {
+    throw new InvalidTaskError(id, `task ${JSON.stringify(id)}: priority must be a finite number`);
+  }
+  if (task.raw !== undefined && !(task.raw instanceof Uint8Array)) {
+    throw new InvalidTaskError(id, `task ${JSON.stringify(id)}: raw must be a Uint8Array`);
+  }
+  const size = encodedTaskSize(task);
+  if (size > MAX_TASK_VALUE_BYTES) {
+    throw new InvalidTaskError(
+      id,
+      `task ${JSON.stringify(id)}: encoded value is ${size} bytes, more than ${MAX_TASK_VALUE_BYTES}`,
+    );
+  }
+}
+
+function encodedTaskSize(task: Task): number {
+  const raw = task.raw?.length ?? 0;
+  return (
+    Math.ceil(raw / 3) * 4 +
+    Buffer.byteLength(task.id) * 6 +
+    Buffer.byteLength(task.key ?? '') * 6 +
+    Buffer.byteLength(task.group ?? '') * 6 +
+    64
+  );
+}
+
+/**
+ * Go's `encoding/json` string encoding: escapes `"`, `\`, control characters, and also `<`, `>`, `&`,
+ * U+2028 and U+2029 (Go's HTML-safe default), so our bytes equal the original's.
+ */
+function goString(s: string): string {
+  let out = '"';
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!;
+    if (ch === '"') out += '\\"';
+    else if (ch === '\\') out += '\\\\';
+    else if (ch === '\n') out += '\\n';
+    else if (ch === '\r') out += '\\r';
+    else if (ch === '\t') out += '\\t';
+    else if (c < 0x20 || ch === '<' || ch === '>' || ch === '&' || c === 0x2028 || c === 0x2029) {
+      out += `\\u${c.toString(16).padStart(4, '0')}`;
+    } else out += ch;
+  }
+  return `${out}"`;
+}
+
+/** Go's float64 encoding (`strconv.AppendFloat(f, 'f' or 'e', -1, 64)` with ES6-style exponent). */
+function goFloat(f: number): string {
+  if (Object.is(f, -0)) return '-0';
+  const abs = Math.abs(f);
+  if (abs !== 0 && (abs < 1e-6 || abs >= 1e21)) {
+    // Go: 1e+21, 1e-07 (two-digit exponent minimum)
+    const s = f
+      .toExponential()
+      .replace('e+', 'e+')
+      .replace(/e([+-])(\d)$/, 'e$10$2');
+    return s;
+  }
+  return String(f);
+}
+
+/** Encodes a task exactly as the original stores it: `{"P":..,"Key":..,"Group":..,"ID":..,"Raw":..}`. */
+export function encodeTask(task: Task): string {
+  const raw = task.raw && task.raw.length > 0 ? `"${Buffer.from(task.raw).toString('base64')}"` : 'null';
+  return `{"P":${goFloat(task.priority ?? 0)},"Key":${goString(task.key ?? '')},"Group":${goString(
+    task.group ?? '',
+  )},"ID":${goString(task.id)},"Raw":${raw}}`;
+}
+
+/** Decodes a task value written by the original or by us. Throws {@link InvalidTaskError} when malformed. */
+export function decodeTask(value: string, idHint = '?'): Task {
+  let o: unknown;
+  try {
+    o = JSON.parse(value);
+  } catch (err) {
+    throw new InvalidTaskError(
+      idHint,
+      `task ${JSON.stringify(idHint)}: value is not JSON: ${(err as Error).message}`,
+    );
+  }
+  if (typeof o !== 'object' || o === null) {
+    throw new InvalidTaskError(idHint, `task ${JSON.stringify(idHint)}: value is not a JSON object`);
+  }
+  // Go's encoding/json matches field names case-insensitively.
+  const fields = new Map<string, unknown>();
+  for (const [k, v] of Object.entries(o)) fields.set(k.toLowerCase(), v);
+  const id = fields.get('id');
+  if (typeof id !== 'string') {
+    throw new InvalidTaskError(idHint, `task ${JSON.stringify(idHint)}: "ID" is not a string`);
+  }
+  const task: Task = { id };
+  const p = fields.get('p');
+  if (typeof p === 'number' && p !== 0) task.priority = p;
+  const key = fields.get('key');
+  if (typeof key === 'string' && key !== '') task.key = key;
+  const group = fields.get('group');
+  if (typeof group === 'string' && group !== '') task.group = group;
+  const raw = fields.get('raw');
+  if (typeof raw === 'string' && raw !== '') task.raw = new Uint8Array(Buffer.from(raw, 'base64'));
+  return task;
+}
