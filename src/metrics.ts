@@ -1,0 +1,139 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * Prometheus metrics of masters and workers, all prefixed `escheduler_` and labelled with the node name.
+ * Every Master and Worker registers into one {@link Metrics} (by default the module's {@link defaultMetrics},
+ * whose registry the CLI serves on `/metrics`); pass your own to keep them apart.
+ */
+export class Metrics {
+  readonly registry: Registry;
+  // master
+  readonly isLeader: Gauge<'name'>;
+  readonly schedules: Counter<'name' | 'reason' | 'result'>;
+  readonly scheduleDuration: Histogram<'name'>;
+  readonly moves: Counter<'name'>;
+  readonly tasksAssigned: Gauge<'name'>;
+  readonly workersOnline: Gauge<'name'>;
+  readonly generatorErrors: Counter<'name'>;
+  readonly fenceRejections: Counter<'name'>;
+  readonly invalidTasks: Counter<'name'>;
+  // worker
+  readonly workerTasksAssigned: Gauge<'name'>;
+  readonly workerTasksRunning: Gauge<'name'>;
+  readonly taskRestarts: Counter<'name'>;
+  readonly claimWait: Histogram<'name'>;
+  readonly keepAliveFailures: Counter<'name'>;
+  readonly workerStatus: Gauge<'name' | 'status'>;
+  readonly selfFences: Counter<'name'>;
+
+  constructor(registry: Registry = new Registry()) {
+    this.registry = registry;
+    const r = [registry];
+    this.isLeader = new Gauge({
+      name: 'escheduler_master_is_leader',
+      help: '1 while this master leads',
+      labelNames: ['name'],
+      registers: r,
+    });
+    this.schedules = new Counter({
+      name: 'escheduler_master_schedules_total',
+      help: 'Schedules run, by reason and result (ok, no_workers, generator_error, not_leader, error)',
+      labelNames: ['name', 'reason', 'result'],
+      registers: r,
+    });
+    this.scheduleDuration = new Histogram({
+      name: 'escheduler_master_schedule_duration_seconds',
+      help: 'Duration of a schedule: read, generate, plan, write',
+      labelNames: ['name'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: r,
+    });
+    this.moves = new Counter({
+      name: 'escheduler_master_moves_total',
+      help: 'Tasks moved from one live worker to another',
+      labelNames: ['name'],
+      registers: r,
+    });
+    this.tasksAssigned = new Gauge({
+      name: 'escheduler_master_tasks_assigned',
+      help: 'Tasks assigned after the last schedule',
+      labelNames: ['name'],
+      registers: r,
+    });
+    this.workersOnline = new Gauge({
+      name: 'escheduler_master_workers_online',
+      help: 'Workers online at the last schedule',
+      labelNames: ['name'],
+      registers: r,
+    });
+    this.generatorErrors = new Counter({
+      name: 'escheduler_master_generator_errors_total',
+      help: 'Generator calls that threw or timed out',
+      labelNames: ['name'],
+      registers: r,
+    });
+    this.fenceRejections = new Counter({
+      name: 'escheduler_master_fence_rejections_total',
+      help: 'Writes refused because this master no longer leads',
+      labelNames: ['name'],
+      registers: r,
+    });
+    this.invalidTasks = new Counter({
+      name: 'escheduler_master_invalid_tasks_total',
+      help: 'Tasks from the generator skipped as invalid',
+      labelNames: ['name'],
+      registers: r,
+    });
+    this.workerTasksAssigned = new Gauge({
+      name: 'escheduler_worker_tasks_assigned',
+      help: 'Tasks assigned to this worker',
+      labelNames: ['name'],
+      registers: r,
+    });
+    this.workerTasksRunning = new Gauge({
+      name: 'escheduler_worker_tasks_running',
+      help: 'Tasks whose run has started and not settled',
+      labelNames: ['name'],
+      registers: r,
+    });
+    this.taskRestarts = new Counter({
+      name: 'escheduler_worker_task_restarts_total',
+      help: 'Runs restarted after they threw or returned while still assigned',
+      labelNames: ['name'],
+      registers: r,
+    });
+    this.claimWait = new Histogram({
+      name: 'escheduler_worker_claim_wait_seconds',
+      help: 'Time from assignment to holding the task claim',
+      labelNames: ['name'],
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60],
+      registers: r,
+    });
+    this.keepAliveFailures = new Counter({
+      name: 'escheduler_worker_keepalive_failures_total',
+      help: 'Lease keep-alives that failed',
+      labelNames: ['name'],
+      registers: r,
+    });
+    this.workerStatus = new Gauge({
+      name: 'escheduler_worker_status',
+      help: '1 for the current status of this worker',
+      labelNames: ['name', 'status'],
+      registers: r,
+    });
+    this.selfFences = new Counter({
+      name: 'escheduler_worker_self_fences_total',
+      help: 'Times this worker stopped all its tasks because it could not renew its lease',
+      labelNames: ['name'],
+      registers: r,
+    });
+  }
+}
+
+let shared: Metrics | undefined;
+
+/** The process-wide metrics every Master and Worker uses unless given their own. */
+export function defaultMetrics(): Metrics {
+  shared ??= new Metrics();
+  return shared;
+}

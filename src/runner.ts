@@ -1,0 +1,158 @@
+import { type Clock, sleep } from './clock.js';
+import { LeaseNotFoundError } from './errors.js';
+import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
+import type { Session } from './session.js';
+import type { Store } from './store/port.js';
+import type { Task } from './task.js';
+import { waitForDelete } from './watcher.js';
+import type { RestartPolicy, RunHandler } from './worker.js';
+
+export interface RunnerDeps {
+  task: Task;
+  worker: string;
+  store: Store;
+  clock: Clock;
+  session: Session;
+  /** `/<root>/claim/<id>` with handoff 'claim'; undefined with handoff 'none'. */
+  claimKey?: string;
+  run: RunHandler;
+  restart: Required<RestartPolicy>;
+  log: Logger;
+  metrics: Metrics;
+  emit(event: 'started' | 'stopped', payload: { id: string; attempt?: number; error?: unknown }): void;
+}
+
+/**
+ * One assigned task on one worker: claim it (waiting while another worker holds the claim), run it,
+ * restart it with backoff while it stays assigned, and release the claim only after the run settled.
+ */
+export class TaskRunner {
+  task: Task;
+  /** The run handler has been called and has not settled. */
+  running = false;
+  readonly done: Promise<void>;
+  private readonly controller = new AbortController();
+  private attempt?: AbortController;
+  private release = true;
+
+  constructor(private readonly d: RunnerDeps) {
+    this.task = d.task;
+    this.done = this.main().catch((err: unknown) => {
+      d.log.error({ err, task: d.task.id }, 'task runner failed');
+    });
+  }
+
+  /** Aborts the run; the claim is released after it settled unless `releaseClaim` is false (lease lost). */
+  stop(reason: string, options: { releaseClaim?: boolean } = {}): void {
+    if (options.releaseClaim === false) this.release = false;
+    if (!this.controller.signal.aborted) this.controller.abort(new Error(`task ${this.task.id}: ${reason}`));
+  }
+
+  /** The task's value changed: stop the current attempt and run the new value at once, keeping the claim. */
+  replace(task: Task): void {
+    this.task = task;
+    this.attempt?.abort(new Error(`task ${task.id}: value changed`));
+  }
+
+  private async main(): Promise<void> {
+    const { d } = this;
+    const signal = this.controller.signal;
+    let claimed = false;
+    try {
+      if (d.claimKey) {
+        const t0 = d.clock.now();
+        claimed = await this.claim(d.claimKey, signal);
+        if (!claimed) return;
+        d.metrics.claimWait.observe({ name: d.worker }, (d.clock.now() - t0) / 1000);
+      }
+      let attempt = 0;
+      while (!signal.aborted) {
+        attempt++;
+        const ac = new AbortController();
+        this.attempt = ac;
+        const task = this.task;
+        this.running = true;
+        d.emit('started', { id: task.id, attempt });
+        let error: unknown;
+        try {
+          await d.run(task, { signal: AbortSignal.any([signal, ac.signal]), worker: d.worker, attempt });
+        } catch (err) {
+          error = err;
+        }
+        this.running = false;
+        d.emit('stopped', { id: task.id, error });
+        if (signal.aborted) break;
+        if (ac.signal.aborted) {
+          attempt = 0; // replaced by a new value: start it at once
+          continue;
+        }
+        d.metrics.taskRestarts.inc({ name: d.worker });
+        const delay = Math.min(
+          d.restart.maxDelay,
+          d.restart.initialDelay * d.restart.factor ** (attempt - 1),
+        );
+        d.log.warn(
+          { task: task.id, attempt, err: error, delay },
+          'run ended while still assigned; restarting',
+        );
+        await sleep(d.clock, delay, signal).catch(() => undefined);
+      }
+    } finally {
+      if (claimed && this.release && !d.session.isLost) await this.unclaim(d.claimKey!);
+    }
+  }
+
+  /** Creates the claim with our lease, waiting (by watch) while another holder has it. False when aborted. */
+  private async claim(key: string, signal: AbortSignal): Promise<boolean> {
+    const { d } = this;
+    let backoff = 100;
+    while (!signal.aborted && !d.session.isLost) {
+      try {
+        const res = await d.store.txn({
+          compare: [{ key, target: 'create', op: '=', value: 0 }],
+          success: [{ type: 'put', key, value: d.worker, lease: d.session.leaseId }],
+          failure: [{ type: 'range', key }],
+        });
+        if (res.succeeded) return true;
+        const r = res.responses[0];
+        const holder = r?.type === 'range' ? r.kvs[0] : undefined;
+        if (!holder) continue; // released between compare and read: try again
+        if (holder.value === d.worker && holder.lease === d.session.leaseId) return true;
+        d.log.debug(
+          { task: d.task.id, holder: holder.value },
+          'waiting for the previous owner to release the claim',
+        );
+        await waitForDelete(d.store, key, holder.modRevision, signal);
+        backoff = 100;
+      } catch (err) {
+        if (signal.aborted) return false;
+        if (err instanceof LeaseNotFoundError) return false; // our lease is gone: the worker re-registers
+        d.log.warn({ err, task: d.task.id }, 'claiming failed; retrying');
+        await sleep(d.clock, backoff, signal).catch(() => undefined);
+        backoff = Math.min(backoff * 2, 2_000);
+      }
+    }
+    return false;
+  }
+
+  private async unclaim(key: string): Promise<void> {
+    const { d } = this;
+    for (let i = 0; i < 3; i++) {
+      try {
+        await d.store.txn({
+          compare: [
+            { key, target: 'value', op: '=', value: d.worker },
+            { key, target: 'lease', op: '=', value: d.session.leaseId },
+          ],
+          success: [{ type: 'delete', key }],
+        });
+        return;
+      } catch (err) {
+        d.log.warn({ err, task: d.task.id, try: i + 1 }, 'releasing the claim failed');
+        await sleep(d.clock, 200 * (i + 1)).catch(() => undefined);
+      }
+    }
+    d.log.error({ task: d.task.id }, 'claim not released; it goes with the lease');
+  }
+}
