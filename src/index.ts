@@ -1,5 +1,9 @@
+export type { BarrierWaitOptions } from './barrier.js';
+export { DoubleBarrier, TooManyParticipantsError } from './barrier.js';
 export type { Clock, TimerHandle } from './clock.js';
 export { ManualClock, systemClock } from './clock.js';
+export type { Fence, LeaderInfo } from './election.js';
+export { Election } from './election.js';
 export {
   BarrierTimeoutError,
   CompactedError,
@@ -17,6 +21,9 @@ export {
 } from './errors.js';
 export type { Keys } from './keys.js';
 export { keys, WORKER_VALUE_RUNNING } from './keys.js';
+export { Mutex } from './mutex.js';
+export type { SessionEvents, SessionOptions } from './session.js';
+export { defaultMargin, Session } from './session.js';
 export type {
   Compare,
   KeyValue,
@@ -38,3 +45,5 @@ export type {
 export { NO_LEASE } from './store/port.js';
 export type { Task } from './task.js';
 export { decodeTask, encodeTask, validateTask } from './task.js';
+export type { PrefixWatcherOptions, WaitOptions, WatchUpdate } from './watcher.js';
+export { PrefixWatcher, waitForDelete, waitForPut } from './watcher.js';
