@@ -95,6 +95,7 @@ export class Master extends TypedEmitter<MasterEvents> {
   private readonly pending = new Set<string>();
   private wake?: () => void;
   private last?: ScheduleReport;
+  private session?: Session;
 
   constructor(options: MasterOptions) {
     const log = options?.logger;
@@ -117,6 +118,11 @@ export class Master extends TypedEmitter<MasterEvents> {
   /** True while this master leads (and may schedule). */
   get isLeader(): boolean {
     return this.leading;
+  }
+
+  /** Lease id of the current campaign session, if any. */
+  get leaseId(): string | undefined {
+    return this.session?.leaseId;
   }
 
   /** The last schedule this master ran, if any. */
@@ -159,6 +165,7 @@ export class Master extends TypedEmitter<MasterEvents> {
       try {
         session = await Session.create({ store: this.store, ttl: this.o.ttl, clock: this.clock });
         session.on('lost', ({ reason }) => this.log.warn({ reason }, 'master session lost'));
+        this.session = session;
         const election = new Election(session, this.k.election);
         const signal = AbortSignal.any([stopSignal, session.signal]);
         await election.campaign(this.name, { signal });
