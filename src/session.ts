@@ -22,7 +22,7 @@ export interface SessionOptions {
   margin?: number;
   /** @default systemClock */
   clock?: Clock;
-  /** Interval between keep-alives. @default ttl * 1000 / 3 (ms) */
+  /** Interval between keep-alives. @default floor(ttl * 1000 / 3) (ms) */
   keepAliveInterval?: number;
   /** Delay before the next try after a failed keep-alive. @default min(500, keepAliveInterval) (ms) */
   retryDelay?: number;
@@ -101,7 +101,7 @@ export class Session extends TypedEmitter<SessionEvents> {
         `Expected \`margin\` to be a number of ms from 0 up to below ttl * 1000 (${ttl * 1000}), got \`${margin}\``,
       );
     }
-    const keepAliveInterval = options.keepAliveInterval ?? (ttl * 1000) / 3;
+    const keepAliveInterval = options.keepAliveInterval ?? Math.floor((ttl * 1000) / 3);
     if (!Number.isFinite(keepAliveInterval) || keepAliveInterval <= 0) {
       throw new OptionError(
         `Expected \`keepAliveInterval\` to be a positive number of ms, got \`${keepAliveInterval}\``,
