@@ -24,6 +24,8 @@ export { keys, WORKER_VALUE_RUNNING } from './keys.js';
 export { Mutex } from './mutex.js';
 export type { SessionEvents, SessionOptions } from './session.js';
 export { defaultMargin, Session } from './session.js';
+export type { EtcdStoreOptions } from './store/etcd.js';
+export { EtcdStore } from './store/etcd.js';
 export type { MemoryStoreOptions } from './store/memory.js';
 export { MemoryStore } from './store/memory.js';
 export type {
