@@ -160,6 +160,14 @@ export class Worker extends TypedEmitter<WorkerEvents> {
     this.setStatus(WorkerStatus.New);
   }
 
+  /**
+   * Clock time (ms) before which the server cannot have expired this worker's lease: the last successful
+   * keep-alive's send time + ttl. Self-fencing stops every run before it.
+   */
+  get leaseSafeUntil(): number | undefined {
+    return this.session ? this.session.lastKeepAliveAt + this.session.ttl * 1000 : undefined;
+  }
+
   /** The original's status: `new → registered → in_barrier → left_barrier → dead`. */
   get status(): WorkerStatus {
     return this.state;
