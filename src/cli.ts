@@ -1,0 +1,185 @@
+#!/usr/bin/env node
+/**
+ * The `escheduler` command: `demo` (the fleet rebalancing in front of you, in one process), `run` (the
+ * production process: a master candidate and a worker) and `status` (what the fleet under a root looks
+ * like). Process concerns — argv, signals, exit codes — live here and in `cli/`, never in the library.
+ *
+ * Exit codes: 0 done, 1 runtime failure (etcd unreachable, registration refused), 2 bad usage or input.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { addConnectionFlags, CliError, LOG_LEVELS } from './cli/common.js';
+import { demoCommand } from './cli/demo.js';
+import { parseDuration, parseInteger } from './cli/duration.js';
+import { runCommand } from './cli/run.js';
+import { statusCommand } from './cli/status.js';
+import { EschedulerError } from './errors.js';
+import {
+  DEFAULT_BARRIER_TIMEOUT,
+  DEFAULT_DRAIN_TIMEOUT,
+  DEFAULT_INTERVAL,
+  DEFAULT_REBALANCE_WAIT,
+  DEFAULT_TIMEOUT,
+  DEFAULT_TTL,
+} from './options.js';
+
+/** Wraps a parser so commander reports its error as "option '--x' argument ... is invalid". */
+function arg<T>(parse: (v: string, flag: string) => T, flag: string): (v: string) => T {
+  return (v) => {
+    try {
+      return parse(v, flag);
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message.replace(`${flag}: `, ''));
+    }
+  };
+}
+
+const ms = (flag: string) => arg(parseDuration, flag);
+const int = (flag: string, min: number) => arg((v, f) => parseInteger(v, f, min), flag);
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      version?: string;
+    };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+function finish(code: number): void {
+  process.exitCode = code;
+  // Let pending writes flush; if a stray handle keeps the loop alive, leave anyway.
+  setTimeout(() => process.exit(code), 1_000).unref();
+}
+
+export function buildProgram(): Command {
+  const program = new Command('escheduler')
+    .description(
+      'Share a changing set of long-running tasks among a fleet of workers, coordinated through etcd v3.',
+    )
+    .version(version())
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({ outputError: (s, write) => write(s) });
+
+  const run = program
+    .command('run')
+    .description('run the production process: a master candidate and a worker (SIGTERM/SIGINT drains)')
+    .option('--root <name>', 'root folder of every key (required): /<root>/...')
+    .option('--name <name>', 'unique name of this process (default: {ip}-{pid})')
+    .option('--ttl <seconds>', 'lease TTL in whole seconds', int('--ttl', 2), DEFAULT_TTL)
+    .option(
+      '--max-nodes <n>',
+      'workers of the fleet + 1 (master): barrier size and worker cap (required with --etcd; default 2 on the memory store)',
+      int('--max-nodes', 2),
+    )
+    .option(
+      '--interval <duration>',
+      'schedule at least this often while leading',
+      ms('--interval'),
+      DEFAULT_INTERVAL,
+    )
+    .option(
+      '--rebalance-wait <duration>',
+      'wait after a worker joins/leaves before rebalancing',
+      ms('--rebalance-wait'),
+      DEFAULT_REBALANCE_WAIT,
+    )
+    .option(
+      '--timeout <duration>',
+      'a schedule (generator included) gives up after this long',
+      ms('--timeout'),
+      DEFAULT_TIMEOUT,
+    )
+    .option(
+      '--barrier-timeout <duration>',
+      'wait at most this long at the start-up barrier of a fresh root',
+      ms('--barrier-timeout'),
+      DEFAULT_BARRIER_TIMEOUT,
+    )
+    .option(
+      '--drain-timeout <duration>',
+      'on SIGTERM, wait at most this long for runs to settle',
+      ms('--drain-timeout'),
+      DEFAULT_DRAIN_TIMEOUT,
+    )
+    .option(
+      '--generator <file>',
+      'ES module whose default export returns the tasks, or a .json task list (re-read on every schedule)',
+    )
+    .option(
+      '--handler <file>',
+      'ES module whose default export is async (task, { signal }) => {} (default: idle until revoked)',
+    )
+    .addOption(
+      new Option(
+        '--handoff <mode>',
+        'claim: a task never runs on two workers; none: as the Go original (mixed fleets)',
+      )
+        .choices(['claim', 'none'])
+        .default('claim'),
+    )
+    .option('--no-master', 'do not run a master candidate')
+    .option('--no-worker', 'do not run a worker')
+    .option('--http <host:port>', 'serve /metrics, /healthz and /readyz (e.g. 127.0.0.1:9090 or :9090)')
+    .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
+    .option('--log-stdout', 'write the JSON logs to stdout instead of stderr')
+    .action(async (flags) => finish(await runCommand(flags)));
+  addConnectionFlags(run, parseDuration);
+
+  const status = program
+    .command('status')
+    .description(
+      'show the leader, the workers with their leases and tasks, the barrier and the last schedule',
+    )
+    .option('--root <name>', 'root folder of every key (required)')
+    .option('--json', 'print one JSON object (with --watch: one per change, a line each)')
+    .option('--watch', 'keep printing until Ctrl-C')
+    .option('--every <duration>', 'with --watch: poll this often', ms('--every'), 1_000)
+    .action(async (flags) => finish(await statusCommand(flags)));
+  addConnectionFlags(status, parseDuration);
+
+  const demo = program
+    .command('demo')
+    .description('watch a fleet rebalance: barrier, first schedule, a join, a crash, a task-set change')
+    .option('--workers <n>', 'workers at the start', int('--workers', 1), 4)
+    .option('--tasks <n>', 'tasks, in three groups', int('--tasks', 3), 24)
+    .option('--duration <duration>', 'how long the story lasts (at least 4s)', ms('--duration'), 20_000)
+    .option('--root <name>', 'root folder of the keys (default: escheduler-demo-<pid>); deleted at the end')
+    .option('--plain', 'plain log lines even on a terminal')
+    .action(async (flags) => finish(await demoCommand(flags)));
+  addConnectionFlags(demo, parseDuration);
+  return program;
+}
+
+function fail(err: unknown): void {
+  if (err instanceof CommanderError) {
+    // commander printed the message already; usage errors exit 2, --help/--version 0.
+    finish(err.exitCode === 0 ? 0 : 2);
+    return;
+  }
+  if (err instanceof CliError) {
+    process.stderr.write(`escheduler: ${err.message}\n`);
+    finish(err.exitCode);
+    return;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(
+    `escheduler: ${err instanceof EschedulerError ? '' : 'unexpected error: '}${message}\n`,
+  );
+  if (process.env.ESCHEDULER_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+  finish(1);
+}
+
+process.on('uncaughtException', (err) => {
+  fail(err);
+  process.exit(1);
+});
+process.on('unhandledRejection', (err) => {
+  fail(err);
+  process.exit(1);
+});
+
+buildProgram().parseAsync(process.argv).catch(fail);

@@ -1,0 +1,273 @@
+/**
+ * `escheduler run`: the production process. Runs a master candidate and a worker (either can be switched
+ * off), serves `/metrics`, `/healthz` and `/readyz`, logs JSON lines, and drains on SIGTERM/SIGINT.
+ */
+import type { Server } from 'node:http';
+import { collectDefaultMetrics } from 'prom-client';
+import { EschedulerError, OptionError } from '../errors.js';
+import { keys, rootPath } from '../keys.js';
+import { Master } from '../master.js';
+import { defaultMetrics } from '../metrics.js';
+import { defaultName } from '../options.js';
+import type { Store } from '../store/port.js';
+import { type RunHandler, Worker, WorkerStatus } from '../worker.js';
+import { CliError, type ConnectionFlags, type LogLevel, makeLogger, openStore } from './common.js';
+import { closeHttp, type ProbeResult, serveHttp } from './http.js';
+import { loadGenerator, loadHandler } from './load.js';
+
+export interface RunFlags extends ConnectionFlags {
+  root?: string;
+  name?: string;
+  ttl: number;
+  maxNodes?: number;
+  interval: number;
+  rebalanceWait: number;
+  timeout: number;
+  barrierTimeout: number;
+  drainTimeout: number;
+  generator?: string;
+  handler?: string;
+  handoff: string;
+  master: boolean;
+  worker: boolean;
+  http?: string;
+  logLevel: LogLevel;
+  logStdout?: boolean;
+}
+
+/** Turns the library's option errors into one-line CLI errors. */
+function construct<T>(make: () => T): T {
+  try {
+    return make();
+  } catch (err) {
+    if (err instanceof OptionError) throw new CliError(err.message);
+    throw err;
+  }
+}
+
+/** Resolves when the first SIGTERM/SIGINT arrives; a second one exits at once (forced). */
+function shutdownSignal(onForce: (signal: NodeJS.Signals) => void): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    let received = false;
+    const handler = (signal: NodeJS.Signals) => {
+      if (received) return onForce(signal);
+      received = true;
+      resolve(signal);
+    };
+    process.on('SIGTERM', handler);
+    process.on('SIGINT', handler);
+  });
+}
+
+export async function runCommand(flags: RunFlags): Promise<number> {
+  if (!flags.root)
+    throw new CliError('run: --root <name> is required (the key prefix every process of the fleet shares)');
+  construct(() => rootPath(flags.root!));
+  if (!flags.master && !flags.worker)
+    throw new CliError('run: --no-master and --no-worker together leave nothing to run');
+  if (flags.handoff !== 'claim' && flags.handoff !== 'none') {
+    throw new CliError(`--handoff: expected claim or none, got ${JSON.stringify(flags.handoff)}`);
+  }
+  if (flags.master && !flags.generator) {
+    throw new CliError('run: --generator <file> is required to run a master (or pass --no-master)');
+  }
+  const generator = flags.master && flags.generator ? await loadGenerator(flags.generator) : undefined;
+  const handler = flags.worker && flags.handler ? await loadHandler(flags.handler) : undefined;
+
+  const log = makeLogger(flags.logLevel, flags.logStdout);
+  const root = flags.root;
+  const name = flags.name ?? defaultName();
+  const k = keys(root);
+  const { store, describe } = await openStore(flags, k.barrierLeft);
+  let maxNumNodes = flags.maxNodes;
+  if (maxNumNodes === undefined) {
+    if (store.kind === 'etcd') {
+      await store.close();
+      throw new CliError(
+        'run: --max-nodes <n> is required with --etcd (workers of the fleet + 1 for the master)',
+      );
+    }
+    maxNumNodes = 2;
+  }
+  if (store.kind === 'memory') {
+    log.warn(
+      { store: describe },
+      'no --etcd: running on the in-process memory store — a single process only, nothing is shared with other processes',
+    );
+  }
+
+  const metrics = defaultMetrics();
+  collectDefaultMetrics({ register: metrics.registry });
+  const common = {
+    store,
+    rootName: root,
+    name,
+    ttl: flags.ttl,
+    maxNumNodes,
+    barrierTimeout: flags.barrierTimeout,
+    logger: log,
+    metrics,
+  };
+  const run: RunHandler =
+    handler ??
+    ((task, { signal }) =>
+      new Promise<void>((resolve) => {
+        log.info({ task: task.id }, 'task running (no --handler: idle until revoked)');
+        signal.addEventListener('abort', () => resolve(), { once: true });
+      }));
+  const worker = flags.worker
+    ? construct(
+        () =>
+          new Worker({
+            ...common,
+            run,
+            handoff: flags.handoff as 'claim' | 'none',
+            drainTimeout: flags.drainTimeout,
+          }),
+      )
+    : undefined;
+  const master =
+    flags.master && generator
+      ? construct(
+          () =>
+            new Master({
+              ...common,
+              generator,
+              interval: flags.interval,
+              rebalanceWait: flags.rebalanceWait,
+              timeout: flags.timeout,
+            }),
+        )
+      : undefined;
+  if (worker) {
+    worker.on('started', ({ id, attempt }) => log.info({ task: id, attempt }, 'task started'));
+    worker.on('stopped', ({ id, error }) =>
+      error
+        ? log.warn({ task: id, err: error }, 'task stopped with an error')
+        : log.info({ task: id }, 'task stopped'),
+    );
+    worker.on('assigned', ({ task }) => log.debug({ task: task.id }, 'task assigned'));
+    worker.on('revoked', ({ id }) => log.debug({ task: id }, 'task revoked'));
+    worker.on('status', ({ status }) => log.info({ status }, 'worker status'));
+  }
+
+  const health = new Health(store, k, worker, master);
+  let server: Server | undefined;
+  const cleanup = async () => {
+    const stops: Promise<unknown>[] = [];
+    if (worker) stops.push(worker.stop().catch((err: unknown) => log.error({ err }, 'worker stop failed')));
+    if (master) stops.push(master.stop().catch((err: unknown) => log.error({ err }, 'master stop failed')));
+    await Promise.all(stops);
+    if (server) await closeHttp(server);
+    await store.close().catch((err: unknown) => log.warn({ err }, 'closing the store failed'));
+  };
+
+  const signalled = shutdownSignal((signal) => {
+    log.error({ signal }, 'second signal: exiting without finishing the drain');
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  });
+  try {
+    if (flags.http) {
+      server = await serveHttp(flags.http, {
+        registry: metrics.registry,
+        healthz: () => health.healthz(),
+        readyz: () => health.readyz(),
+        onError: (err) => log.warn({ err }, 'http handler failed'),
+      });
+      log.info({ http: flags.http }, 'serving /metrics, /healthz, /readyz');
+    }
+    log.info(
+      {
+        store: describe,
+        root,
+        name,
+        maxNumNodes,
+        ttl: flags.ttl,
+        master: !!master,
+        worker: !!worker,
+        handoff: flags.handoff,
+      },
+      'escheduler run starting',
+    );
+    if (worker) {
+      const started = await Promise.race([worker.start().then(() => 'registered' as const), signalled]);
+      if (started !== 'registered') {
+        log.info({ signal: started }, 'signal before registration: stopping');
+        await cleanup();
+        return 0;
+      }
+    }
+    master?.start();
+  } catch (err) {
+    await cleanup();
+    if (err instanceof EschedulerError) throw new CliError(err.message, 1);
+    throw err;
+  }
+  const signal = await signalled;
+  log.info({ signal }, 'draining: stopping tasks, releasing claims, leaving the fleet');
+  const t0 = Date.now();
+  await cleanup();
+  log.info({ ms: Date.now() - t0 }, 'drained; bye');
+  return 0;
+}
+
+/** The probes: a live lease for `/healthz`; registered, scheduled since and all tasks running for `/readyz`. */
+class Health {
+  /** Lease whose registration a schedule has been seen after. */
+  private scheduledFor?: string;
+
+  constructor(
+    private readonly store: Store,
+    private readonly k: ReturnType<typeof keys>,
+    private readonly worker?: Worker,
+    private readonly master?: Master,
+  ) {}
+
+  async healthz(): Promise<ProbeResult> {
+    const detail: Record<string, unknown> = {};
+    if (this.master) detail.leader = this.master.isLeader;
+    if (this.worker) {
+      const lease = this.worker.leaseId;
+      const status = this.worker.status;
+      Object.assign(detail, { worker: this.worker.name, status, lease: lease ?? null });
+      return {
+        ok: lease !== undefined && status !== WorkerStatus.New && status !== WorkerStatus.Dead,
+        detail,
+      };
+    }
+    const lease = this.master?.leaseId;
+    if (!lease) return { ok: false, detail: { ...detail, lease: null } };
+    const info = await this.store.leaseTimeToLive(lease);
+    return { ok: info.ttl > 0, detail: { ...detail, lease, ttl: info.ttl } };
+  }
+
+  async readyz(): Promise<ProbeResult> {
+    if (!this.worker) return this.healthz();
+    const w = this.worker;
+    const lease = w.leaseId;
+    const assigned = [...w.assignedTasks.keys()];
+    const running = new Set(w.runningTasks());
+    const notRunning = assigned.filter((id) => !running.has(id));
+    const detail: Record<string, unknown> = {
+      worker: w.name,
+      status: w.status,
+      assigned: assigned.length,
+      running: running.size,
+      notRunning: notRunning.slice(0, 20),
+    };
+    if (lease === undefined) return { ok: false, detail: { ...detail, reason: 'not registered' } };
+    if (this.scheduledFor !== lease) {
+      // A schedule finished after this registration: the master has seen this worker.
+      const [mine, status] = await Promise.all([
+        this.store.get(this.k.worker(w.name)),
+        this.store.get(this.k.masterStatus),
+      ]);
+      if (!mine || !status || status.modRevision < mine.createRevision) {
+        return { ok: false, detail: { ...detail, reason: 'waiting for a schedule after registration' } };
+      }
+      this.scheduledFor = lease;
+    }
+    const ok = w.isAllRunning();
+    return { ok, detail: ok ? detail : { ...detail, reason: 'not every assigned task runs' } };
+  }
+}

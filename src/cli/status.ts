@@ -1,0 +1,243 @@
+/**
+ * `escheduler status`: what the fleet under one root looks like now, read from etcd: the leader, each
+ * worker with its lease time left and its assigned and claimed tasks by group, tasks assigned to no live
+ * worker, the start-up barrier and the last schedule (`/<root>/status/master`).
+ */
+import { keys, rootPath } from '../keys.js';
+import type { ScheduleReport } from '../master.js';
+import type { Store } from '../store/port.js';
+import { decodeTask } from '../task.js';
+import { CliError, type ConnectionFlags, etcdEndpoints, openStore } from './common.js';
+import { formatDuration } from './duration.js';
+
+export interface WorkerStatusReport {
+  name: string;
+  /** Lease id (hex). */
+  lease: string;
+  /** Seconds left on the worker's lease (-1 when it just expired). */
+  ttl: number;
+  assigned: string[];
+  /** Tasks whose claim this worker holds: they run (or are settling) there. */
+  claimed: string[];
+  /** Assigned and claimed task ids per group (`''` is the default group). */
+  groups: Record<string, { assigned: string[]; claimed: string[] }>;
+}
+
+export interface StatusReport {
+  root: string;
+  /** Name of the leading master, or null. */
+  leader: string | null;
+  /** Every master candidate, leader first. */
+  candidates: string[];
+  workers: WorkerStatusReport[];
+  /** Assignments whose worker is not online (a master will move them). */
+  orphaned: { worker: string; id: string }[];
+  /** Claims held by names that are not online workers. */
+  strayClaims: { worker: string; id: string }[];
+  barrier: { passed: boolean; leftAt: string | null; waiting: number; ready: boolean };
+  lastSchedule: ScheduleReport | null;
+  /** Store revision the report was read at. */
+  revision: number;
+}
+
+/** Reads the status of the fleet under `root`. */
+export async function collectStatus(store: Store, root: string): Promise<StatusReport> {
+  const k = keys(root);
+  const [election, workers, tasks, claims, waiters, ready, left, master] = await Promise.all([
+    store.range(`${k.election}/`, { prefix: true, sortBy: 'create', sortOrder: 'ascend' }),
+    store.range(k.workerPrefix, { prefix: true }),
+    store.range(k.taskPrefix, { prefix: true }),
+    store.range(k.claimPrefix, { prefix: true }),
+    store.range(`${k.barrier}/waiters/`, { prefix: true, countOnly: true }),
+    store.get(`${k.barrier}/ready`),
+    store.get(k.barrierLeft),
+    store.get(k.masterStatus),
+  ]);
+  const groupOf = new Map<string, string>();
+  const assignedBy = new Map<string, string[]>();
+  const allAssignments: { worker: string; id: string }[] = [];
+  for (const kv of tasks.kvs) {
+    const rest = kv.key.slice(k.taskPrefix.length);
+    const slash = rest.indexOf('/');
+    if (slash <= 0) continue;
+    const worker = rest.slice(0, slash);
+    const id = rest.slice(slash + 1);
+    let group = '';
+    try {
+      group = decodeTask(kv.value, id).group ?? '';
+    } catch {
+      group = '?';
+    }
+    groupOf.set(id, group);
+    allAssignments.push({ worker, id });
+    const list = assignedBy.get(worker) ?? [];
+    list.push(id);
+    assignedBy.set(worker, list);
+  }
+  const claimedBy = new Map<string, string[]>();
+  const claimList: { worker: string; id: string }[] = [];
+  for (const kv of claims.kvs) {
+    const id = kv.key.slice(k.claimPrefix.length);
+    claimList.push({ worker: kv.value, id });
+    const list = claimedBy.get(kv.value) ?? [];
+    list.push(id);
+    claimedBy.set(kv.value, list);
+  }
+  const online = new Set<string>();
+  const workerReports = await Promise.all(
+    workers.kvs.map(async (kv): Promise<WorkerStatusReport> => {
+      const name = kv.key.slice(k.workerPrefix.length);
+      online.add(name);
+      const info = await store.leaseTimeToLive(kv.lease).catch(() => ({ ttl: -1 }));
+      const assigned = assignedBy.get(name) ?? [];
+      const claimed = claimedBy.get(name) ?? [];
+      const groups: WorkerStatusReport['groups'] = {};
+      const slot = (id: string) => {
+        const g = groupOf.get(id) ?? '';
+        groups[g] ??= { assigned: [], claimed: [] };
+        return groups[g];
+      };
+      for (const id of assigned) slot(id).assigned.push(id);
+      for (const id of claimed) slot(id).claimed.push(id);
+      return { name, lease: kv.lease, ttl: info.ttl, assigned, claimed, groups };
+    }),
+  );
+  let lastSchedule: ScheduleReport | null = null;
+  if (master) {
+    try {
+      lastSchedule = JSON.parse(master.value) as ScheduleReport;
+    } catch {
+      lastSchedule = null;
+    }
+  }
+  return {
+    root: rootPath(root),
+    leader: election.kvs[0]?.value ?? null,
+    candidates: election.kvs.map((kv) => kv.value),
+    workers: workerReports,
+    orphaned: allAssignments.filter((a) => !online.has(a.worker)),
+    strayClaims: claimList.filter((c) => !online.has(c.worker)),
+    barrier: { passed: !!left, leftAt: left?.value ?? null, waiting: waiters.count, ready: !!ready },
+    lastSchedule,
+    revision: election.revision,
+  };
+}
+
+function groupLabel(g: string): string {
+  return g === '' ? '(default)' : g;
+}
+
+/** The report as text for people. */
+export function renderStatus(s: StatusReport): string {
+  const lines: string[] = [];
+  const others = s.candidates.length > 1 ? ` (+${s.candidates.length - 1} standby)` : '';
+  lines.push(`root ${s.root} · leader ${s.leader ?? 'none'}${others}`);
+  const b = s.barrier;
+  lines.push(
+    b.passed
+      ? `barrier: passed at ${b.leftAt}`
+      : `barrier: not passed yet — ${b.waiting} waiting${b.ready ? ', ready (leaving)' : ''}`,
+  );
+  const ls = s.lastSchedule;
+  lines.push(
+    ls
+      ? `last schedule: ${ls.time} by ${ls.leader} · ${ls.reason} · ${ls.result} · ${ls.workers} workers · ${ls.tasks} tasks · +${ls.assigned} -${ls.revoked} · moves ${ls.moves} · ${formatDuration(ls.durationMs)}`
+      : 'last schedule: none yet',
+  );
+  lines.push('');
+  const rows = [['WORKER', 'LEASE', 'ASSIGNED', 'CLAIMED', 'TASKS BY GROUP (* = claimed)']];
+  for (const w of s.workers) {
+    const claimed = new Set(w.claimed);
+    const groups = Object.keys(w.groups)
+      .sort()
+      .map((g) => {
+        const ids = [...new Set([...w.groups[g].assigned, ...w.groups[g].claimed])].sort();
+        return `${groupLabel(g)}: ${ids.map((id) => (claimed.has(id) ? `${id}*` : id)).join(' ')}`;
+      })
+      .join(' · ');
+    rows.push([
+      w.name,
+      w.ttl >= 0 ? `${w.ttl}s` : 'gone',
+      String(w.assigned.length),
+      String(w.claimed.length),
+      groups,
+    ]);
+  }
+  if (s.workers.length === 0) rows.push(['(no worker online)', '', '', '', '']);
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  for (const r of rows)
+    lines.push(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  '));
+  lines.push('');
+  lines.push(
+    s.orphaned.length === 0
+      ? 'tasks assigned to no live worker: none'
+      : `tasks assigned to no live worker: ${s.orphaned.map((o) => `${o.id} (on ${o.worker})`).join(', ')}`,
+  );
+  if (s.strayClaims.length > 0) {
+    lines.push(
+      `claims of workers no longer online: ${s.strayClaims.map((c) => `${c.id} (${c.worker})`).join(', ')}`,
+    );
+  }
+  return lines.join('\n');
+}
+
+export interface StatusFlags extends ConnectionFlags {
+  root?: string;
+  json?: boolean;
+  watch?: boolean;
+  every: number;
+}
+
+export async function statusCommand(flags: StatusFlags): Promise<number> {
+  if (!flags.root) throw new CliError('status: --root <name> is required');
+  try {
+    rootPath(flags.root);
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+  if (!etcdEndpoints(flags)) {
+    throw new CliError(
+      'status: --etcd <endpoints> (or ESCHEDULER_ETCD) is required: the memory store lives inside one process',
+    );
+  }
+  const root = flags.root;
+  const { store } = await openStore(flags, keys(root).masterStatus);
+  const print = (s: StatusReport) => {
+    if (flags.json) process.stdout.write(`${JSON.stringify(s)}\n`);
+    else if (flags.watch && process.stdout.isTTY) process.stdout.write(`\x1b[H\x1b[2J${renderStatus(s)}\n`);
+    else process.stdout.write(`${renderStatus(s)}\n${flags.watch ? '\n' : ''}`);
+  };
+  try {
+    if (!flags.watch) {
+      print(await collectStatus(store, root));
+      return 0;
+    }
+    const stop = new AbortController();
+    const onSignal = () => stop.abort();
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    let last = '';
+    while (!stop.signal.aborted) {
+      try {
+        const s = await collectStatus(store, root);
+        const { revision: _rev, workers, ...rest } = s;
+        // Reprint on a change (lease countdowns change every second: shown in text mode only).
+        const key = JSON.stringify({ ...rest, workers: workers.map((w) => ({ ...w, ttl: 0 })) });
+        if (!flags.json || key !== last) print(s);
+        last = key;
+      } catch (err) {
+        process.stderr.write(`status: ${(err as Error).message}\n`);
+      }
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, flags.every);
+        stop.signal.addEventListener('abort', () => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    return 0;
+  } finally {
+    await store.close().catch(() => undefined);
+  }
+}
