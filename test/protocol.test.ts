@@ -69,14 +69,14 @@ for (const s of stores) {
       const names = ['w1', 'w2', 'w3', 'w4'];
       const ws = names.map((n) => f.worker(n));
       await Promise.all(ws.map((w) => w.start()));
-      const a0 = await f.settled(names);
+      const a0 = await f.balanced(names);
       assert.equal(spread(a0, names), 0);
 
       // graceful stop of w4
       const t0 = Date.now();
       await ws[3].stop();
       assert.equal(await store.get(f.k.worker('w4')), undefined, 'worker key deleted on stop');
-      const a1 = await f.settled(names.slice(0, 3));
+      const a1 = await f.balanced(names.slice(0, 3));
       const drainMs = Date.now() - t0;
       for (const w of names.slice(0, 3)) {
         for (const id of a0.get(w)!) assert.ok(a1.get(w)!.includes(id), `${id} stayed on ${w}`);
@@ -84,16 +84,17 @@ for (const s of stores) {
       assert.equal(spread(a1, names.slice(0, 3)), 0);
       assert.ok(drainMs < 200 + 3_000, `rebalanced after a drain in ${drainMs} ms (no TTL wait)`);
 
-      // crash of w3: its lease revoked, no drain
+      // crash of w3: its lease revoked, no drain, and the process gone (no re-registration)
       await store.revokeLease(ws[2].leaseId!);
-      const a2 = await f.settled(['w1', 'w2']);
+      await ws[2].stop();
+      const a2 = await f.balanced(['w1', 'w2']);
       for (const w of ['w1', 'w2']) for (const id of a1.get(w)!) assert.ok(a2.get(w)!.includes(id));
       assert.deepEqual([a2.get('w1')!.length, a2.get('w2')!.length], [12, 12]);
 
       // join of w5: exactly ⌊24/3⌋ = 8 tasks move to it
       const w5 = f.worker('w5');
       await w5.start();
-      const a3 = await f.settled(['w1', 'w2', 'w5']);
+      const a3 = await f.balanced(['w1', 'w2', 'w5']);
       assert.equal(a3.get('w5')!.length, 8);
       let kept = 0;
       for (const w of ['w1', 'w2']) for (const id of a3.get(w)!) if (a2.get(w)!.includes(id)) kept++;
@@ -117,7 +118,7 @@ for (const s of stores) {
       await waitFor('4 runs on w1', () => f.runningOn('w1').length === 4);
       const w2 = f.worker('w2');
       await w2.start();
-      await f.settled(['w1', 'w2']);
+      await f.balanced(['w1', 'w2']);
       const moved = await waitFor(
         '2 runs on w2',
         () => (f.runningOn('w2').length === 2 ? f.runningOn('w2') : undefined),

@@ -2,7 +2,9 @@
  * A fleet of masters and workers on one store under one unique root, with a run handler that records
  * start/stop timestamps per task and worker, for the protocol tests.
  */
+import pino from 'pino';
 import { keys } from '../../src/keys.js';
+import type { Logger } from '../../src/logger.js';
 import { Master, type MasterOptions } from '../../src/master.js';
 import { Metrics } from '../../src/metrics.js';
 import type { Store } from '../../src/store/port.js';
@@ -17,6 +19,11 @@ export interface RunRecord {
   start: number;
   stop?: number;
 }
+
+/** Set ESCHEDULER_TEST_LOG=debug (or info...) to see the library's logs on stderr while a test runs. */
+const testLogger: Logger | undefined = process.env.ESCHEDULER_TEST_LOG
+  ? pino({ level: process.env.ESCHEDULER_TEST_LOG }, pino.destination(2))
+  : undefined;
 
 export class Fleet {
   readonly root: string;
@@ -56,6 +63,7 @@ export class Fleet {
       timeout: 2_000,
       barrierTimeout: 10_000,
       metrics: this.metrics,
+      logger: testLogger,
       ...options,
     });
     this.masters.push(m);
@@ -73,6 +81,7 @@ export class Fleet {
       name,
       barrierTimeout: 10_000,
       metrics: this.metrics,
+      logger: testLogger,
       restart: { initialDelay: 50, maxDelay: 500 },
       run: (task, { signal }) => this.run(name, task, signal),
       ...options,
@@ -109,7 +118,16 @@ export class Fleet {
   }
 
   /** Waits until every task is assigned exactly once, to live workers only, and returns the assignment. */
-  async settled(expectWorkers: string[], timeoutMs = 15_000): Promise<Map<string, string[]>> {
+  /** {@link settled}, and balanced: max − min ≤ 1 across `expectWorkers`. */
+  balanced(expectWorkers: string[], timeoutMs = 15_000): Promise<Map<string, string[]>> {
+    return this.settled(expectWorkers, timeoutMs, 1);
+  }
+
+  async settled(
+    expectWorkers: string[],
+    timeoutMs = 15_000,
+    maxSpread = Number.POSITIVE_INFINITY,
+  ): Promise<Map<string, string[]>> {
     let last = new Map<string, string[]>();
     try {
       return await waitFor(
@@ -120,7 +138,11 @@ export class Fleet {
           const ids = [...a.values()].flat();
           const live = [...a.keys()].every((w) => expectWorkers.includes(w));
           const want = new Set(this.tasks.map((t) => t.id));
-          const ok = live && ids.length === want.size && ids.every((id) => want.has(id));
+          const ok =
+            live &&
+            ids.length === want.size &&
+            ids.every((id) => want.has(id)) &&
+            spread(a, expectWorkers) <= maxSpread;
           return ok ? a : undefined;
         },
         timeoutMs,
