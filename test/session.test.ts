@@ -101,7 +101,7 @@ describe('session on memory with a manual clock', () => {
 });
 
 describe('session on etcd with the member frozen (SIGSTOP)', () => {
-  it('fires lost within the TTL on its own clock', async () => {
+  it('fires lost within the TTL on its own clock', async (c) => {
     const t = await etcdStores.createIsolated();
     after(async () => {
       t.etcd?.members[0].resume();
@@ -128,6 +128,9 @@ describe('session on etcd with the member frozen (SIGSTOP)', () => {
     );
     assert.ok(sincePause <= ttl * 1000, `lost ${sincePause} ms after the pause (ttl ${ttl} s)`);
     assert.match(reason, /no successful keep-alive/);
+    c.diagnostic(
+      `lost ${sinceKeepAlive} ms after the last keep-alive, ${sincePause} ms after SIGSTOP (ttl ${ttl} s)`,
+    );
     t.etcd?.members[0].resume();
     await s.close();
   });
