@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { addConnectionFlags, CliError, LOG_LEVELS } from './cli/common.js';
 import { demoCommand } from './cli/demo.js';
-import { parseDuration, parseInteger } from './cli/duration.js';
+import { formatDuration, parseDuration, parseInteger } from './cli/duration.js';
 import { runCommand } from './cli/run.js';
 import { statusCommand } from './cli/status.js';
 import { EschedulerError } from './errors.js';
@@ -35,6 +35,13 @@ function arg<T>(parse: (v: string, flag: string) => T, flag: string): (v: string
 }
 
 const ms = (flag: string) => arg(parseDuration, flag);
+
+/** `--flag <duration>` with its default shown as a duration (`1m`, not `60000`). */
+function durationOption(flag: string, description: string, defaultMs: number): Option {
+  return new Option(`${flag} <duration>`, description)
+    .argParser(ms(flag))
+    .default(defaultMs, formatDuration(defaultMs));
+}
 const int = (flag: string, min: number) => arg((v, f) => parseInteger(v, f, min), flag);
 
 function version(): string {
@@ -75,35 +82,34 @@ export function buildProgram(): Command {
       'workers of the fleet + 1 (master): barrier size and worker cap (required with --etcd; default 2 on the memory store)',
       int('--max-nodes', 2),
     )
-    .option(
-      '--interval <duration>',
-      'schedule at least this often while leading',
-      ms('--interval'),
-      DEFAULT_INTERVAL,
+    .addOption(durationOption('--interval', 'schedule at least this often while leading', DEFAULT_INTERVAL))
+    .addOption(
+      durationOption(
+        '--rebalance-wait',
+        'wait after a worker joins/leaves before rebalancing',
+        DEFAULT_REBALANCE_WAIT,
+      ),
     )
-    .option(
-      '--rebalance-wait <duration>',
-      'wait after a worker joins/leaves before rebalancing',
-      ms('--rebalance-wait'),
-      DEFAULT_REBALANCE_WAIT,
+    .addOption(
+      durationOption(
+        '--timeout',
+        'a schedule (generator included) gives up after this long',
+        DEFAULT_TIMEOUT,
+      ),
     )
-    .option(
-      '--timeout <duration>',
-      'a schedule (generator included) gives up after this long',
-      ms('--timeout'),
-      DEFAULT_TIMEOUT,
+    .addOption(
+      durationOption(
+        '--barrier-timeout',
+        'wait at most this long at the start-up barrier of a fresh root',
+        DEFAULT_BARRIER_TIMEOUT,
+      ),
     )
-    .option(
-      '--barrier-timeout <duration>',
-      'wait at most this long at the start-up barrier of a fresh root',
-      ms('--barrier-timeout'),
-      DEFAULT_BARRIER_TIMEOUT,
-    )
-    .option(
-      '--drain-timeout <duration>',
-      'on SIGTERM, wait at most this long for runs to settle',
-      ms('--drain-timeout'),
-      DEFAULT_DRAIN_TIMEOUT,
+    .addOption(
+      durationOption(
+        '--drain-timeout',
+        'on SIGTERM, wait at most this long for runs to settle',
+        DEFAULT_DRAIN_TIMEOUT,
+      ),
     )
     .option(
       '--generator <file>',
@@ -127,7 +133,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .option('--log-stdout', 'write the JSON logs to stdout instead of stderr')
     .action(async (flags) => finish(await runCommand(flags)));
-  addConnectionFlags(run, parseDuration);
+  addConnectionFlags(run, durationOption);
 
   const status = program
     .command('status')
@@ -137,20 +143,23 @@ export function buildProgram(): Command {
     .option('--root <name>', 'root folder of every key (required)')
     .option('--json', 'print one JSON object (with --watch: one per change, a line each)')
     .option('--watch', 'keep printing until Ctrl-C')
-    .option('--every <duration>', 'with --watch: poll this often', ms('--every'), 1_000)
+    .addOption(durationOption('--every', 'with --watch: poll this often', 1_000))
     .action(async (flags) => finish(await statusCommand(flags)));
-  addConnectionFlags(status, parseDuration);
+  addConnectionFlags(status, durationOption);
 
   const demo = program
     .command('demo')
     .description('watch a fleet rebalance: barrier, first schedule, a join, a crash, a task-set change')
     .option('--workers <n>', 'workers at the start', int('--workers', 1), 4)
     .option('--tasks <n>', 'tasks, in three groups', int('--tasks', 3), 24)
-    .option('--duration <duration>', 'how long the story lasts (at least 4s)', ms('--duration'), 20_000)
-    .option('--root <name>', 'root folder of the keys (default: escheduler-demo-<pid>); deleted at the end')
+    .addOption(durationOption('--duration', 'how long the story lasts (at least 4s)', 20_000))
+    .option(
+      '--root <name>',
+      'root folder of the keys (default: a fresh escheduler-demo-<pid>-<time>, deleted at the end on etcd)',
+    )
     .option('--plain', 'plain log lines even on a terminal')
     .action(async (flags) => finish(await demoCommand(flags)));
-  addConnectionFlags(demo, parseDuration);
+  addConnectionFlags(demo, durationOption);
   return program;
 }
 

@@ -3,7 +3,7 @@
  * connection flags (endpoints, auth, TLS) and the pino logger.
  */
 import { readFileSync } from 'node:fs';
-import type { Command } from 'commander';
+import type { Command, Option } from 'commander';
 import { type Logger as PinoLogger, pino } from 'pino';
 import { EschedulerError } from '../errors.js';
 import { EtcdStore, parseEndpoints } from '../store/etcd.js';
@@ -33,7 +33,10 @@ export interface ConnectionFlags {
 }
 
 /** Adds `--etcd`, `--user`, `--password-file`, `--cacert`, `--cert`, `--key`, `--connect-timeout`. */
-export function addConnectionFlags(cmd: Command, parseMs: (v: string, flag: string) => number): Command {
+export function addConnectionFlags(
+  cmd: Command,
+  durationOption: (flag: string, description: string, defaultMs: number) => Option,
+): Command {
   return cmd
     .option(
       '--etcd <endpoints>',
@@ -47,11 +50,12 @@ export function addConnectionFlags(cmd: Command, parseMs: (v: string, flag: stri
     .option('--cacert <file>', 'CA certificate (PEM) to verify the etcd server (TLS)')
     .option('--cert <file>', 'client certificate (PEM) for mutual TLS')
     .option('--key <file>', 'client private key (PEM) for mutual TLS')
-    .option(
-      '--connect-timeout <duration>',
-      'deadline of every etcd call, and for reaching etcd at start-up',
-      (v: string) => parseMs(v, '--connect-timeout'),
-      5_000,
+    .addOption(
+      durationOption(
+        '--connect-timeout',
+        'deadline of every etcd call, and for reaching etcd at start-up',
+        5_000,
+      ),
     );
 }
 

@@ -39,6 +39,8 @@ export function parseInteger(value: string, flag: string, min: number): number {
 /** `1234` → `1.2s`, `450` → `450ms`: for people. */
 export function formatDuration(ms: number): string {
   if (ms < 1_000) return `${Math.round(ms)}ms`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1_000 === 0 && ms < 60_000) return `${ms / 1_000}s`;
   if (ms < 60_000) return `${(ms / 1_000).toFixed(ms < 10_000 ? 1 : 0)}s`;
   return `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1_000)}s`;
 }
