@@ -21,7 +21,22 @@ export {
 } from './errors.js';
 export type { Keys } from './keys.js';
 export { keys, WORKER_VALUE_RUNNING } from './keys.js';
+export type { Logger } from './logger.js';
+export { silentLogger } from './logger.js';
+export type { MasterEvents, MasterOptions, ScheduleReport } from './master.js';
+export { Master } from './master.js';
+export { defaultMetrics, Metrics } from './metrics.js';
 export { Mutex } from './mutex.js';
+export type { Generator, GeneratorContext, NodeOptions } from './options.js';
+export {
+  DEFAULT_BARRIER_TIMEOUT,
+  DEFAULT_DRAIN_TIMEOUT,
+  DEFAULT_INTERVAL,
+  DEFAULT_REBALANCE_WAIT,
+  DEFAULT_TIMEOUT,
+  DEFAULT_TTL,
+  defaultName,
+} from './options.js';
 export type { SessionEvents, SessionOptions } from './session.js';
 export { defaultMargin, Session } from './session.js';
 export type { EtcdStoreOptions } from './store/etcd.js';
@@ -51,3 +66,12 @@ export type { Task } from './task.js';
 export { decodeTask, encodeTask, validateTask } from './task.js';
 export type { PrefixWatcherOptions, WaitOptions, WatchUpdate } from './watcher.js';
 export { PrefixWatcher, waitForDelete, waitForPut } from './watcher.js';
+export type {
+  RestartPolicy,
+  RunContext,
+  RunHandler,
+  TaskChange,
+  WorkerEvents,
+  WorkerOptions,
+} from './worker.js';
+export { Worker, WorkerStatus } from './worker.js';
