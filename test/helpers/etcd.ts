@@ -1,7 +1,7 @@
 /**
  * Test harness: starts real etcd members on free loopback ports (never 2379) with temp data dirs and
- * `--unsafe-no-fsync`, and stops every process it started, by pid, even when a test fails or the test
- * process exits early.
+ * `--unsafe-no-fsync` (unless `fsync: true`, as the benchmarks ask), and stops every process it started,
+ * by pid, even when a test fails or the test process exits early.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -77,6 +77,7 @@ export class EtcdMember {
     readonly spec: MemberSpec,
     private readonly initialCluster: string,
     private readonly extraArgs: string[] = [],
+    private readonly fsync = false,
   ) {
     this.dataDir = mkdtempSync(join(tmpdir(), `escheduler-etcd-${spec.name}-`));
   }
@@ -111,7 +112,7 @@ export class EtcdMember {
       state,
       '--initial-cluster-token',
       `escheduler-test-${process.pid}`,
-      '--unsafe-no-fsync',
+      ...(this.fsync ? [] : ['--unsafe-no-fsync']),
       '--logger',
       'zap',
       '--log-level',
@@ -221,6 +222,8 @@ export interface StartOptions {
   args?: string[];
   /** Fast raft timings (heartbeat 50 ms, election 500 ms) for fault tests. @default true for size > 1 */
   fast?: boolean;
+  /** Keep etcd's fsync (as a real deployment does); tests skip it for speed. @default false */
+  fsync?: boolean;
 }
 
 /** Starts a fresh etcd (one member or a cluster) and waits until it is healthy. */
@@ -236,7 +239,7 @@ export async function startEtcd(options: StartOptions = {}): Promise<EtcdCluster
     ...(fast ? ['--heartbeat-interval', '50', '--election-timeout', '500'] : []),
     ...(options.args ?? []),
   ];
-  const members = specs.map((s) => new EtcdMember(s, initial, extra));
+  const members = specs.map((s) => new EtcdMember(s, initial, extra, options.fsync === true));
   const cluster = new EtcdCluster(members);
   try {
     for (const m of members) m.start();
