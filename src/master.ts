@@ -206,7 +206,19 @@ export class Master extends TypedEmitter<MasterEvents> {
     const barrier = await this.startupBarrier(term, termSignal);
     this.pending.add(barrier.reason);
 
-    const watching = this.watchWorkers(termSignal);
+    // The first schedule must not read the workers before the watch's snapshot: a worker registering
+    // between that read and the snapshot would otherwise trigger nothing until the next interval.
+    let snapshotTaken = () => {};
+    const snapshot = new Promise<void>((resolve) => {
+      snapshotTaken = resolve;
+      termSignal.addEventListener('abort', () => resolve(), { once: true });
+    });
+    const watching = this.watchWorkers(termSignal, snapshotTaken).finally(() => {
+      // A watch that ends by itself (non-retryable error) would leave worker changes unseen: end the term.
+      snapshotTaken();
+      if (!termSignal.aborted) termAbort.abort(new Error('worker watch ended'));
+    });
+    await snapshot;
     const ticking = this.tick(termSignal);
     try {
       let first = true;
@@ -289,7 +301,7 @@ export class Master extends TypedEmitter<MasterEvents> {
   }
 
   /** Worker keys created or deleted ⇒ a schedule after `rebalanceWait`; a burst costs one schedule. */
-  private async watchWorkers(signal: AbortSignal): Promise<void> {
+  private async watchWorkers(signal: AbortSignal, onSnapshot: () => void): Promise<void> {
     let timer: ReturnType<Clock['setTimeout']> | undefined;
     const changed = (why: string) => {
       if (timer) return;
@@ -301,6 +313,7 @@ export class Master extends TypedEmitter<MasterEvents> {
     const watcher = new PrefixWatcher(this.store, this.k.workerPrefix, { clock: this.clock, signal });
     try {
       for await (const update of watcher) {
+        if (update.type === 'snapshot') onSnapshot();
         if (update.type === 'resync') changed('workers changed');
         if (update.type !== 'events') continue;
         for (const e of update.events) {
