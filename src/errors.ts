@@ -82,3 +82,14 @@ export class InvalidTaskError extends EschedulerError {
 export function isRetryableError(err: unknown): boolean {
   return err instanceof EschedulerError && err.retryable;
 }
+
+/** The planner's input is inconsistent (duplicate task ids or worker names); the message names them. */
+export class PlannerInputError extends EschedulerError {
+  override name = 'PlannerInputError';
+  constructor(
+    message: string,
+    readonly details: { taskIds?: string[]; workers?: string[] } = {},
+  ) {
+    super(message);
+  }
+}

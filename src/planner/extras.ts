@@ -1,0 +1,582 @@
+import { PairSet } from './pairset.js';
+
+/**
+ * The joint per-group + total quota problem, solved exactly.
+ *
+ * ## Problem
+ * W workers, groups g with T_g unkeyed tasks. Write T_g = f_g·W + r_g (0 ≤ r_g < W). A plan balanced per
+ * group gives worker w either f_g or f_g + 1 tasks of g: q[w][g] = f_g + x[g][w] with x ∈ {0,1} and
+ * Σ_w x[g][w] = r_g (the r_g "extra units" of g land on distinct workers). Write R = Σ_g r_g = a·W + b
+ * (0 ≤ b < W). Since Σ_g q[w][g] = Σ_g f_g + e_w with e_w = Σ_g x[g][w], total balance (max − min ≤ 1)
+ * holds iff every e_w ∈ {a, a + 1}, i.e. exactly b workers take a + 1 extras.
+ *
+ * A worker holding h = held[w][g] tasks of g keeps min(h, q) of them; the rest must move. So moves =
+ * Σ max(0, h − q), and minimising moves means maximising Σ min(h, q) = Σ min(h, f_g) + #{extras placed on a
+ * "good" cell}, where a cell (g, w) is good iff h > f_g (only there does the extra unit keep a task).
+ * The problem is therefore: choose x (row sums r_g, column sums in {a, a + 1}) maximising the number of
+ * extras on good cells.
+ *
+ * ## Flow model
+ * s → g (capacity r_g), g → w (capacity 1, one per pair), w → t (capacity a), w → h (capacity 1),
+ * h → t (capacity b). Total capacity into t is a·W + b = R = capacity out of s, so a flow of value R
+ * saturates every w → t and h → t edge: every worker takes a extras plus at most one more, and exactly b
+ * take one more. Integral flows of value R are exactly the feasible x (a value-R flow always exists: lay
+ * the extras of the groups one after another round-robin over the workers; as r_g < W, a group never
+ * hits a worker twice). Give g → w cost 1 when the cell is NOT good, 0 when good; a min-cost flow of
+ * value R is then an optimal x, and its cost is the number of extras on cells that keep nothing.
+ *
+ * ## Algorithm (successive shortest paths, started from a maximum good-only flow)
+ * 1. Max flow using only the good cells (Dinic on the sparse good graph: at most one edge per held cell).
+ *    Every unit of that flow costs 0, so it is a min-cost flow for its value, and its residual graph has
+ *    no negative edge (good edges cost 0 both ways; no non-good edge carries flow yet).
+ *    As it is a maximum flow on the cost-0 edges, no augmenting path of cost 0 is left: from here on,
+ *    the shortest augmenting path costs ≥ 1.
+ * 2. Successive shortest paths: augmenting a min-cost flow along a shortest s–t path keeps it min-cost
+ *    for its new value, and shortest-path lengths never decrease (standard SSP theorems). Hence:
+ *    a. a "direct" path s → g → w → t (or → h → t) through a non-good pair costs exactly 1, which is
+ *       the least any path can cost now; so every direct path is a shortest path and can be taken
+ *       greedily (round-robin over the workers, largest residual need first — this alone completes the
+ *       flow in all common cases);
+ *    b. when no direct path is left and flow < R, a label-correcting shortest-path search (costs −1,
+ *       0, 1; no negative cycle by the SSP invariant) over the implicit complete bipartite residual
+ *       graph finds the next shortest path, which is augmented.
+ *    The final flow has value R and minimum cost: it maximises the extras on good cells, i.e. it
+ *    minimises moves over all per-group- and total-balanced quota assignments. ∎
+ *
+ * Cost: Dinic on O(#held cells) edges; the direct fill is O(R + #cells + W) amortised; each search in 2b
+ * is O(#groups + W + R) using per-distance buckets of unreached workers (a group scans only workers still
+ * worse than its own distance + 1, skipping its own few taken/good pairs), so the implicit W × G pairs
+ * are never enumerated.
+ */
+
+/** Input of {@link solveExtras}. */
+export interface ExtrasProblem {
+  /** Number of workers W ≥ 1; workers are 0..W-1 (the caller orders them by hash). */
+  workers: number;
+  /** r_g per group, each 0 ≤ r_g < W. */
+  need: ArrayLike<number>;
+  /** Per group, its good workers (held > f_g), in the order to prefer them. */
+  good: ArrayLike<number>[];
+}
+
+/** Per group, the workers that receive one of its extra units (in no particular order). */
+export type ExtrasSolution = number[][];
+
+export function solveExtras(p: ExtrasProblem): ExtrasSolution {
+  const W = p.workers;
+  const G = p.need.length;
+  let R = 0;
+  for (let g = 0; g < G; g++) {
+    const r = p.need[g];
+    if (!(r >= 0 && r < W)) throw new RangeError(`extras: need ${r} of group ${g} not in [0, ${W})`);
+    R += r;
+  }
+  const state = new Residual(W, p.need, p.good, Math.floor(R / W), R % W);
+  if (R === 0) return state.result();
+  state.goodFlow();
+  if (state.missing > 0) state.directFill();
+  while (state.missing > 0) {
+    if (!state.phase()) {
+      throw new Error('planner: no way to place the extra units (internal error, please report)');
+    }
+  }
+  return state.result();
+}
+
+const INF = Number.POSITIVE_INFINITY;
+
+/** Flow state: which pairs carry an extra unit, plus the worker-side slots they use. */
+class Residual {
+  /** Good pairs, flattened: group g's are goodW[goodOff[g] .. goodOff[g+1]). */
+  readonly goodOff: Int32Array;
+  readonly goodW: Int32Array;
+  /** 1 when good pair i carries a unit (only until `taken` is built). */
+  readonly goodUsed: Uint8Array;
+  /** Pairs carrying a unit; built when the good-only flow is not enough. */
+  taken: PairSet | undefined;
+  /** Good pairs as a set; built for the shortest-path phases only. */
+  private goodSetCache: PairSet | undefined;
+  /** Per worker, the groups whose extra it holds; built for the shortest-path phases only. */
+  private byWorkerCache: Set<number>[] | undefined;
+  /** Units of g placed so far. */
+  readonly fill: Int32Array;
+  /** Units of w on its a regular slots. */
+  readonly reg: Int32Array;
+  /** 1 when w uses its (a+1)-th slot. */
+  readonly hub: Uint8Array;
+  hubUsed = 0;
+  missing: number;
+
+  constructor(
+    readonly W: number,
+    readonly need: ArrayLike<number>,
+    good: ArrayLike<number>[],
+    readonly a: number,
+    readonly b: number,
+  ) {
+    const G = need.length;
+    this.goodOff = new Int32Array(G + 1);
+    let n = 0;
+    for (let g = 0; g < G; g++) {
+      this.goodOff[g] = n;
+      if (need[g] > 0) n += good[g].length;
+    }
+    this.goodOff[G] = n;
+    this.goodW = new Int32Array(n);
+    for (let g = 0; g < G; g++) if (need[g] > 0) this.goodW.set(good[g], this.goodOff[g]);
+    this.goodUsed = new Uint8Array(n);
+    this.fill = new Int32Array(G);
+    this.reg = new Int32Array(W);
+    this.hub = new Uint8Array(W);
+    let R = 0;
+    for (let g = 0; g < G; g++) R += need[g];
+    this.missing = R;
+  }
+
+  result(): ExtrasSolution {
+    const out: ExtrasSolution = Array.from({ length: this.need.length }, () => []);
+    if (this.taken)
+      this.taken.forEach((g, w) => {
+        out[g].push(w);
+      });
+    else {
+      for (let g = 0; g < this.need.length; g++) {
+        for (let i = this.goodOff[g]; i < this.goodOff[g + 1]; i++)
+          if (this.goodUsed[i]) out[g].push(this.goodW[i]);
+      }
+    }
+    return out;
+  }
+
+  private get goodSet(): PairSet {
+    if (!this.goodSetCache) {
+      const set = new PairSet(this.goodW.length);
+      for (let g = 0; g < this.need.length; g++) {
+        for (let i = this.goodOff[g]; i < this.goodOff[g + 1]; i++) set.add(g, this.goodW[i]);
+      }
+      this.goodSetCache = set;
+    }
+    return this.goodSetCache;
+  }
+
+  private get byWorker(): Set<number>[] {
+    if (!this.byWorkerCache) {
+      const by = Array.from({ length: this.W }, () => new Set<number>());
+      this.taken!.forEach((g, w) => {
+        by[w].add(g);
+      });
+      this.byWorkerCache = by;
+    }
+    return this.byWorkerCache;
+  }
+
+  private capacity(w: number): number {
+    return this.a - this.reg[w] + (this.hub[w] === 0 && this.hubUsed < this.b ? 1 : 0);
+  }
+
+  /** Uses one slot of worker w (a regular one first); false when it has none left. */
+  private useSlot(w: number): boolean {
+    if (this.reg[w] < this.a) this.reg[w]++;
+    else if (this.hub[w] === 0 && this.hubUsed < this.b) {
+      this.hub[w] = 1;
+      this.hubUsed++;
+    } else return false;
+    return true;
+  }
+
+  /**
+   * Step 1: a maximum flow over the good pairs only. A greedy pass first (enough when nothing changed:
+   * a re-plan of our own output fills every unit on a good pair), then Dinic's algorithm from there.
+   */
+  goodFlow(): void {
+    const { need, fill, goodOff, goodW, goodUsed } = this;
+    const G = need.length;
+    // in rounds, one unit per group per round, so that a shortfall is spread over many groups (which the
+    // direct fill of step 2a then completes) instead of piling up on the last groups
+    const next = goodOff.slice(0, G);
+    const active: number[] = [];
+    for (let g = 0; g < G; g++) if (need[g] > 0 && goodOff[g] < goodOff[g + 1]) active.push(g);
+    while (active.length > 0) {
+      let kept = 0;
+      for (const g of active) {
+        let i = next[g];
+        while (i < goodOff[g + 1] && !this.useSlot(goodW[i])) i++;
+        if (i === goodOff[g + 1]) continue;
+        goodUsed[i] = 1;
+        next[g] = i + 1;
+        fill[g]++;
+        this.missing--;
+        if (fill[g] < need[g] && next[g] < goodOff[g + 1]) active[kept++] = g;
+      }
+      active.length = kept;
+    }
+    if (this.missing > 0) this.dinic();
+    const taken = new PairSet(this.goodW.length + this.missing);
+    for (let g = 0; g < G; g++) {
+      for (let i = goodOff[g]; i < goodOff[g + 1]; i++) if (goodUsed[i]) taken.add(g, goodW[i]);
+    }
+    if (this.missing > 0) this.taken = taken;
+  }
+
+  private dinic(): void {
+    const { W, a, b, need, fill, reg, hub, goodOff, goodW, goodUsed } = this;
+    const G = need.length;
+    const S = 0;
+    const H = G + W + 1;
+    const T = G + W + 2;
+    const N = G + W + 3;
+    const pairs = goodW.length;
+    const M = 2 * (G + pairs + 2 * W + 1);
+    const to = new Int32Array(M);
+    const cap = new Int32Array(M);
+    const nxt = new Int32Array(M);
+    const head = new Int32Array(N).fill(-1);
+    let m = 0;
+    // an edge u → v with capacity c of which `flow` is used; returns its index
+    const add = (u: number, v: number, c: number, flow: number): number => {
+      to[m] = v;
+      cap[m] = c - flow;
+      nxt[m] = head[u];
+      head[u] = m++;
+      to[m] = u;
+      cap[m] = flow;
+      nxt[m] = head[v];
+      head[v] = m++;
+      return m - 2;
+    };
+    const wt = new Int32Array(W).fill(-1);
+    const wh = new Int32Array(W).fill(-1);
+    let ht = -1;
+    if (b > 0) ht = add(H, T, b, this.hubUsed);
+    for (let w = W - 1; w >= 0; w--) {
+      if (b > 0) wh[w] = add(1 + G + w, H, 1, hub[w]);
+      if (a > 0) wt[w] = add(1 + G + w, T, a, reg[w]);
+    }
+    const edgeOf = new Int32Array(pairs).fill(-1);
+    for (let g = G - 1; g >= 0; g--) {
+      if (goodOff[g] === goodOff[g + 1]) continue;
+      add(S, 1 + g, need[g], fill[g]);
+      // head insertion reverses: add in reverse so the preferred worker is tried first
+      for (let i = goodOff[g + 1] - 1; i >= goodOff[g]; i--)
+        edgeOf[i] = add(1 + g, 1 + G + goodW[i], 1, goodUsed[i]);
+    }
+    const level = new Int32Array(N);
+    const it = new Int32Array(N);
+    const queue = new Int32Array(N);
+    const path: number[] = [];
+    for (;;) {
+      level.fill(-1);
+      level[S] = 0;
+      let qh = 0;
+      let qt = 0;
+      queue[qt++] = S;
+      while (qh < qt) {
+        const u = queue[qh++];
+        for (let e = head[u]; e !== -1; e = nxt[e]) {
+          if (cap[e] > 0 && level[to[e]] < 0) {
+            level[to[e]] = level[u] + 1;
+            queue[qt++] = to[e];
+          }
+        }
+      }
+      if (level[T] < 0) break;
+      it.set(head);
+      // iterative blocking-flow search
+      path.length = 0;
+      let u = S;
+      for (;;) {
+        if (u === T) {
+          let f = INF;
+          for (const e of path) if (cap[e] < f) f = cap[e];
+          for (const e of path) {
+            cap[e] -= f;
+            cap[e ^ 1] += f;
+          }
+          path.length = 0;
+          u = S;
+          continue;
+        }
+        let e = it[u];
+        while (e !== -1 && !(cap[e] > 0 && level[to[e]] === level[u] + 1)) e = nxt[e];
+        it[u] = e;
+        if (e !== -1) {
+          path.push(e);
+          u = to[e];
+          continue;
+        }
+        if (u === S) break;
+        level[u] = -1;
+        const back = path.pop()!;
+        u = to[back ^ 1];
+        it[u] = nxt[it[u]];
+      }
+    }
+    // read the flow back
+    let missing = 0;
+    for (let g = 0; g < G; g++) {
+      fill[g] = 0;
+      for (let i = goodOff[g]; i < goodOff[g + 1]; i++) {
+        goodUsed[i] = cap[edgeOf[i]] === 0 ? 1 : 0;
+        fill[g] += goodUsed[i];
+      }
+      missing += need[g] - fill[g];
+    }
+    this.missing = missing;
+    for (let w = 0; w < W; w++) {
+      if (wt[w] >= 0) reg[w] = a - cap[wt[w]];
+      if (wh[w] >= 0) hub[w] = 1 - cap[wh[w]];
+    }
+    if (ht >= 0) this.hubUsed = b - cap[ht];
+  }
+
+  /** Step 2a: every direct path s → g → w → t costs 1 = the current shortest length; take them greedily. */
+  directFill(): void {
+    const { W, need, fill } = this;
+    const taken = this.taken!;
+    const groups: number[] = [];
+    for (let g = 0; g < need.length; g++) if (fill[g] < need[g]) groups.push(g);
+    groups.sort((x, y) => need[y] - fill[y] - (need[x] - fill[x]) || x - y);
+    let ring: number[] = [];
+    for (let w = 0; w < W; w++) if (this.capacity(w) > 0) ring.push(w);
+    let ptr = 0;
+    let full = 0;
+    for (const g of groups) {
+      if (full * 2 > ring.length) {
+        const next: number[] = [];
+        let newPtr = 0;
+        for (let i = 0; i < ring.length; i++) {
+          if (this.capacity(ring[i]) === 0) continue;
+          if (i < ptr) newPtr++;
+          next.push(ring[i]);
+        }
+        ring = next;
+        ptr = ring.length === 0 ? 0 : newPtr % ring.length;
+        full = 0;
+      }
+      const L = ring.length;
+      if (L === 0) break;
+      let k = need[g] - fill[g];
+      for (let scanned = 0; k > 0 && scanned < L; scanned++) {
+        const w = ring[ptr];
+        ptr = ptr + 1 === L ? 0 : ptr + 1;
+        if (this.capacity(w) === 0 || taken.has(g, w)) continue;
+        this.useSlot(w);
+        taken.add(g, w);
+        fill[g]++;
+        this.missing--;
+        if (this.capacity(w) === 0) full++;
+        k--;
+      }
+    }
+  }
+
+  /**
+   * Step 2b, one phase: exact shortest distances from s by label correcting (Bellman–Ford with a FIFO
+   * queue; costs −1, 0, 1 and no negative cycle), then as many augmentations as possible along paths made
+   * only of tight edges (d(v) = d(u) + cost). With π = d as potentials every residual edge has reduced cost
+   * ≥ 0 and a tight s–t path has reduced cost 0, so it is a shortest path; the reverse of a tight edge is
+   * tight, so π stays feasible after each augmentation and the flow stays min-cost. Returns false when t is
+   * unreachable.
+   */
+  phase(): boolean {
+    const { W, a, b, need, fill, goodOff, goodW, goodSet, byWorker, reg, hub } = this;
+    const taken = this.taken!;
+    const G = need.length;
+    const dg = new Float64Array(G).fill(INF);
+    const dw = new Float64Array(W).fill(INF);
+    let dh = INF;
+    let dt = INF;
+    // buckets of workers by current label, to relax the implicit edges without scanning all workers
+    const buckets = new Map<number, Set<number>>();
+    const all = new Set<number>();
+    for (let w = 0; w < W; w++) all.add(w);
+    buckets.set(INF, all);
+    // queue of nodes: groups 0..G-1, workers G..G+W-1, hub G+W
+    const queue: number[] = [];
+    let qh = 0;
+    const inQueue = new Uint8Array(G + W + 1);
+    const push = (n: number) => {
+      if (inQueue[n] === 0) {
+        inQueue[n] = 1;
+        queue.push(n);
+      }
+    };
+    const relaxW = (w: number, d: number) => {
+      if (d >= dw[w]) return;
+      const old = buckets.get(dw[w])!;
+      old.delete(w);
+      if (old.size === 0) buckets.delete(dw[w]);
+      dw[w] = d;
+      let set = buckets.get(d);
+      if (!set) {
+        set = new Set();
+        buckets.set(d, set);
+      }
+      set.add(w);
+      push(G + w);
+    };
+    for (let g = 0; g < G; g++) {
+      if (fill[g] < need[g]) {
+        dg[g] = 0;
+        push(g);
+      }
+    }
+    let pops = 0;
+    const limit = 64 * (G + W + 2) * (G + W + 2) + 1_000_000;
+    while (qh < queue.length) {
+      if (++pops > limit) throw new Error('planner: shortest-path search did not converge (internal error)');
+      const n = queue[qh++];
+      inQueue[n] = 0;
+      if (qh > 4096 && qh * 2 > queue.length) {
+        queue.splice(0, qh);
+        qh = 0;
+      }
+      if (n < G) {
+        const g = n;
+        const d = dg[g];
+        for (let i = goodOff[g]; i < goodOff[g + 1]; i++) if (!taken.has(g, goodW[i])) relaxW(goodW[i], d);
+        for (const [label, set] of buckets) {
+          if (!(label > d + 1)) continue;
+          for (const w of set) {
+            if (!taken.has(g, w) && !goodSet.has(g, w)) relaxW(w, d + 1);
+          }
+        }
+      } else if (n < G + W) {
+        const w = n - G;
+        const d = dw[w];
+        for (const g of byWorker[w]) {
+          const nd = d + (goodSet.has(g, w) ? 0 : -1);
+          if (nd < dg[g]) {
+            dg[g] = nd;
+            push(g);
+          }
+        }
+        if (reg[w] < a && d < dt) dt = d;
+        if (b > 0 && hub[w] === 0 && d < dh) {
+          dh = d;
+          push(G + W);
+        }
+      } else {
+        if (this.hubUsed < b && dh < dt) dt = dh;
+        for (let w = 0; w < W; w++) if (hub[w] === 1) relaxW(w, dh);
+      }
+    }
+    if (dt === INF) return false;
+    let augmented = 0;
+    while (this.missing > 0 && this.augmentTight(dg, dw, dh, dt)) augmented++;
+    return augmented > 0;
+  }
+
+  /** Breadth-first search for one s–t path of tight edges (labels from {@link phase}); augments it. */
+  private augmentTight(dg: Float64Array, dw: Float64Array, dh: number, dt: number): boolean {
+    const { W, a, b, need, fill, goodOff, goodW, goodSet, byWorker, reg, hub } = this;
+    const taken = this.taken!;
+    const G = need.length;
+    const HUB = -2;
+    const ROOT = -1;
+    const pg = new Int32Array(G).fill(-3); // parent of group: worker (backward edge) or ROOT; -3 unvisited
+    const pw = new Int32Array(W).fill(-3); // parent of worker: group (forward edge) or HUB
+    let ph = -3; // parent of hub: worker
+    // unvisited workers by label, so the implicit group → worker edges cost O(1) per visit or skip
+    const unvisited = new Map<number, Set<number>>();
+    for (let w = 0; w < W; w++) {
+      if (dw[w] === INF) continue;
+      let set = unvisited.get(dw[w]);
+      if (!set) {
+        set = new Set();
+        unvisited.set(dw[w], set);
+      }
+      set.add(w);
+    }
+    const queue: number[] = [];
+    for (let g = 0; g < G; g++) {
+      if (fill[g] < need[g] && dg[g] === 0) {
+        pg[g] = ROOT;
+        queue.push(g);
+      }
+    }
+    let tailWorker = -1; // the worker (or HUB) whose edge into t closes the path
+    const visitW = (w: number, parent: number): boolean => {
+      pw[w] = parent;
+      unvisited.get(dw[w])?.delete(w);
+      if (reg[w] < a && dw[w] === dt) {
+        tailWorker = w;
+        return true;
+      }
+      queue.push(G + w);
+      return false;
+    };
+    search: for (let qh = 0; qh < queue.length; qh++) {
+      const n = queue[qh];
+      if (n < G) {
+        const g = n;
+        const d = dg[g];
+        for (let i = goodOff[g]; i < goodOff[g + 1]; i++) {
+          const w = goodW[i];
+          if (pw[w] === -3 && dw[w] === d && !taken.has(g, w) && visitW(w, g)) break search;
+        }
+        const set = unvisited.get(d + 1);
+        if (set) {
+          for (const w of set) {
+            if (taken.has(g, w) || goodSet.has(g, w)) continue;
+            if (visitW(w, g)) break search;
+          }
+        }
+      } else if (n < G + W) {
+        const w = n - G;
+        const d = dw[w];
+        if (b > 0 && hub[w] === 0 && ph === -3 && dh === d) {
+          ph = w;
+          if (this.hubUsed < b && dh === dt) {
+            tailWorker = HUB;
+            break;
+          }
+          queue.push(G + W);
+        }
+        for (const g of byWorker[w]) {
+          if (pg[g] !== -3) continue;
+          if (dg[g] === d + (goodSet.has(g, w) ? 0 : -1)) {
+            pg[g] = w;
+            queue.push(g);
+          }
+        }
+      } else {
+        for (let w = 0; w < W; w++) {
+          if (hub[w] === 1 && pw[w] === -3 && dw[w] === dh && visitW(w, HUB)) break search;
+        }
+      }
+    }
+    if (tailWorker === -1) return false;
+    // augment along the parent chain, from t back to s
+    let w: number;
+    if (tailWorker === HUB) {
+      this.hubUsed++;
+      w = ph;
+      hub[w] = 1;
+    } else {
+      w = tailWorker;
+      reg[w]++;
+    }
+    for (;;) {
+      const p = pw[w];
+      if (p === HUB) {
+        hub[w] = 0;
+        w = ph;
+        hub[w] = 1;
+        continue;
+      }
+      const g = p;
+      taken.add(g, w);
+      byWorker[w].add(g);
+      const back = pg[g];
+      if (back === ROOT) {
+        fill[g]++;
+        this.missing--;
+        return true;
+      }
+      taken.delete(g, back);
+      byWorker[back].delete(g);
+      w = back;
+    }
+  }
+}
