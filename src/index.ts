@@ -13,6 +13,7 @@ export {
   LeaseNotFoundError,
   NotLeaderError,
   OptionError,
+  PlannerInputError,
   SessionLostError,
   StoreRequestError,
   StoreUnavailableError,
@@ -37,6 +38,15 @@ export {
   DEFAULT_TTL,
   defaultName,
 } from './options.js';
+export type {
+  Assignment,
+  CurrentAssignment,
+  RebalanceInput,
+  RebalanceResult,
+  RebalanceStats,
+  Revocation,
+} from './planner.js';
+export { rebalance } from './planner.js';
 export type { SessionEvents, SessionOptions } from './session.js';
 export { defaultMargin, Session } from './session.js';
 export type { EtcdStoreOptions } from './store/etcd.js';
