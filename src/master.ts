@@ -68,6 +68,9 @@ interface Term {
   session: Session;
 }
 
+/** Delay before a schedule that failed on the store is tried again, in ms. */
+const ERROR_RETRY_DELAY = 1_000;
+
 const RFC3339 = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 /**
@@ -227,7 +230,14 @@ export class Master extends TypedEmitter<MasterEvents> {
         if (termSignal.aborted) break;
         const reason = [...this.pending].join(', ');
         this.pending.clear();
-        await this.schedule(reason, { ...term, signal: termSignal });
+        const report = await this.schedule(reason, { ...term, signal: termSignal });
+        if (report.result === 'error') {
+          // A store failure mid-write leaves a partial plan: try again soon rather than at the next trigger.
+          void sleep(this.clock, ERROR_RETRY_DELAY, termSignal).then(
+            () => this.notifySchedule('retry after error'),
+            () => undefined,
+          );
+        }
         if (first && barrier.leave) {
           first = false;
           void barrier
