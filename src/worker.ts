@@ -619,10 +619,16 @@ export class Worker extends TypedEmitter<WorkerEvents> {
         : Promise.resolve();
     for (const r of this.runners.values()) r.stop('worker stopping');
     const settled = Promise.allSettled([...this.runners.values()].map((r) => r.done));
+    // The drain timer is cancelled once the runs settled: a pending timer would keep the process alive.
+    const drainTimer = new AbortController();
     const timedOut = await Promise.race([
       settled.then(() => false),
-      sleep(this.clock, this.drainTimeout).then(() => true),
+      sleep(this.clock, this.drainTimeout, drainTimer.signal).then(
+        () => true,
+        () => false,
+      ),
     ]);
+    drainTimer.abort();
     if (timedOut) {
       this.log.error(
         { running: this.runningTasks(), drainTimeout: this.drainTimeout },
