@@ -3,7 +3,7 @@ import { LeaseNotFoundError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import type { Session } from './session.js';
-import type { Store } from './store/port.js';
+import { type Compare, type LeaseId, MAX_TXN_OPS, type Op, type Store } from './store/port.js';
 import type { Task } from './task.js';
 import { waitForDelete } from './watcher.js';
 import type { RestartPolicy, RunHandler } from './worker.js';
@@ -16,6 +16,8 @@ export interface RunnerDeps {
   session: Session;
   /** `/<root>/claim/<id>` with handoff 'claim'; undefined with handoff 'none'. */
   claimKey?: string;
+  /** Tries the first claim together with the other runners started in the same tick (one txn). */
+  claims?: ClaimBatcher;
   run: RunHandler;
   restart: Required<RestartPolicy>;
   log: Logger;
@@ -106,6 +108,11 @@ export class TaskRunner {
   /** Creates the claim with our lease, waiting (by watch) while another holder has it. False when aborted. */
   private async claim(key: string, signal: AbortSignal): Promise<boolean> {
     const { d } = this;
+    if (d.claims && (await d.claims.claim(key, d.session.leaseId))) {
+      if (!signal.aborted) return true;
+      if (!d.session.isLost) await this.unclaim(key); // stopped meanwhile: give it back
+      return false;
+    }
     let backoff = 100;
     while (!signal.aborted && !d.session.isLost) {
       try {
@@ -154,5 +161,62 @@ export class TaskRunner {
       }
     }
     d.log.error({ task: d.task.id }, 'claim not released; it goes with the lease');
+  }
+}
+
+/**
+ * Coalesces the first claim attempts made in the same tick (a watch batch assigns many tasks at once) into
+ * txns of up to MAX_TXN_OPS claims: one round trip and one raft entry instead of one per task. All-or-nothing:
+ * when any claim of a batch is held (or the txn fails), every runner of the batch falls back to claiming
+ * its task alone, which also finds and waits for the holder.
+ */
+export class ClaimBatcher {
+  private queue: Array<{ key: string; lease: LeaseId; resolve: (claimed: boolean) => void }> = [];
+
+  constructor(
+    private readonly store: Store,
+    private readonly worker: string,
+    private readonly log: Logger,
+  ) {}
+
+  /** True when the claim was created in a batch; false means "claim it alone". Never throws. */
+  claim(key: string, lease: LeaseId): Promise<boolean> {
+    return new Promise((resolve) => {
+      if (this.queue.length === 0) queueMicrotask(() => this.flush());
+      this.queue.push({ key, lease, resolve });
+    });
+  }
+
+  private flush(): void {
+    const queue = this.queue;
+    this.queue = [];
+    while (queue.length > 0) {
+      const lease = queue[0].lease;
+      const batch: typeof queue = [];
+      const keys = new Set<string>();
+      for (let i = 0; i < queue.length && batch.length < MAX_TXN_OPS; ) {
+        const c = queue[i];
+        if (c.lease === lease && !keys.has(c.key)) {
+          keys.add(c.key);
+          batch.push(c);
+          queue.splice(i, 1);
+        } else i++;
+      }
+      if (batch.length === 1) {
+        batch[0].resolve(false); // alone: the ordinary claim (it reads the holder on failure)
+        continue;
+      }
+      const compare: Compare[] = batch.map((c) => ({ key: c.key, target: 'create', op: '=', value: 0 }));
+      const success: Op[] = batch.map((c) => ({ type: 'put', key: c.key, value: this.worker, lease }));
+      this.store.txn({ compare, success }).then(
+        (res) => {
+          for (const c of batch) c.resolve(res.succeeded);
+        },
+        (err: unknown) => {
+          this.log.warn({ err, claims: batch.length }, 'batched claim failed; claiming one by one');
+          for (const c of batch) c.resolve(false);
+        },
+      );
+    }
   }
 }

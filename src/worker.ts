@@ -18,7 +18,7 @@ import {
   parseNodeOptions,
   type ResolvedNodeOptions,
 } from './options.js';
-import { TaskRunner } from './runner.js';
+import { ClaimBatcher, TaskRunner } from './runner.js';
 import { Session } from './session.js';
 import type { KeyValue, Store } from './store/port.js';
 import { decodeTask, encodeTask, type Task } from './task.js';
@@ -120,6 +120,7 @@ export class Worker extends TypedEmitter<WorkerEvents> {
   private readonly runners = new Map<string, TaskRunner>();
   private readonly manualRunning = new Set<string>();
   private readonly subscribers = new Set<Subscriber>();
+  private readonly claims: ClaimBatcher;
   private barrier?: DoubleBarrier;
   private fenced = true;
   private leaving?: Promise<boolean>;
@@ -157,6 +158,7 @@ export class Worker extends TypedEmitter<WorkerEvents> {
     this.store = this.o.store;
     this.clock = this.o.clock;
     this.log = childLogger(this.o.logger, { component: 'worker', name: this.name });
+    this.claims = new ClaimBatcher(this.store, this.name, this.log);
     this.setStatus(WorkerStatus.New);
   }
 
@@ -468,6 +470,7 @@ export class Worker extends TypedEmitter<WorkerEvents> {
         clock: this.clock,
         session: this.session,
         claimKey: this.handoff === 'claim' ? this.k.claim(task.id) : undefined,
+        claims: this.claims,
         run: this.runHandler,
         restart: this.restart,
         log: this.log,
