@@ -7,7 +7,11 @@
  *   desired are revoked;
  * - unkeyed tasks: per group max − min ≤ 1 and, at the same time, total (unkeyed) max − min ≤ 1;
  * - keyed tasks (same non-empty `key`) share one worker; keyed load(w) ≤ ⌈K/W⌉ − 1 + the largest bundle on w
- *   (K = keyed tasks), so a hot key exceeds the average only by its own size (see `planner/keyed.ts`);
+ *   and ≥ ⌊K/W⌋ − (S − 1) (K = keyed tasks, S = largest bundle): a hot key exceeds the average only by its
+ *   own size, and nobody is starved by more than a bundle (see `planner/keyed.ts`). Keyed and unkeyed
+ *   loads are balanced each on its own, so the total spread is at most the keyed spread + 1;
+ * - a task held by several live workers (an inconsistent `current`) keeps the copy the plan targets, the
+ *   others are revoked without counting as moves; the plan is made from the copy first by hash;
  * - sticky: for unkeyed tasks the number of moves equals the lower bound — orphans (tasks that are new or
  *   whose holder is gone) are not moves, and each worker gives up only its excess over a quota chosen, among
  *   all per-group- and total-balanced quotas, to keep the most (proof in `planner/extras.ts`); a re-plan of

@@ -124,7 +124,12 @@ export function checkPlan(input: RebalanceInput, result: RebalanceResult): void 
       largest.set(w, Math.max(largest.get(w)!, size));
     }
     const cap = Math.ceil(K / W);
+    const S = Math.max(1, ...bundleSize.values());
     for (const w of workers) {
+      assert.ok(
+        keyedLoad.get(w)! >= Math.floor(K / W) - (S - 1),
+        `keyed load ${keyedLoad.get(w)} of ${w} below ⌊K/W⌋ − (largest bundle − 1)`,
+      );
       if (keyedLoad.get(w)! === 0) continue;
       assert.ok(
         keyedLoad.get(w)! <= cap - 1 + largest.get(w)!,

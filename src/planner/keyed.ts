@@ -2,23 +2,23 @@
  * Keyed tasks: all tasks sharing a non-empty key form a bundle that lives on one worker.
  *
  * Bundles are balanced by their total size K with bounded loads. Every worker gets a quota
- * Q_w ∈ {⌊K/W⌋, ⌈K/W⌉} (exactly K mod W workers get the larger one). A bundle may be added to a worker
- * only while that worker's load is below its quota, so the last bundle added may overshoot:
+ * Q_w ∈ {⌊K/W⌋, ⌈K/W⌉} (exactly K mod W workers get the larger one: those holding the most keyed tasks).
+ * With S the largest bundle, every plan satisfies, for every worker w:
  *
- *   keyed load(w) ≤ Q_w − 1 + size of the largest bundle on w  ≤  ⌈K/W⌉ − 1 + largest bundle on w
+ *   keyed load(w) ≤ ⌈K/W⌉ − 1 + (largest bundle on w)      — a hot key exceeds the average only by its size
+ *   keyed load(w) ≥ ⌊K/W⌋ − (S − 1)                          — nobody is starved by more than a bundle
  *
- * — a hot key exceeds the average only by its own size; with bundles of size 1 loads are exactly
- * ⌊K/W⌋ or ⌈K/W⌉.
+ * so with bundles of size 1 the keyed loads are exactly ⌊K/W⌋ or ⌈K/W⌉.
  *
- * Stickiness: a bundle belongs to the live worker holding most of its tasks. Each worker keeps its
- * bundles in this order: its largest-held bundle is kept last (it may overshoot), the others are kept
- * while they fit in Q_w − 1, largest-held first. The larger quotas go to the workers whose held load minus
- * their largest held bundle is largest (then: that hold most). Then the bundles not kept go, largest first, to the worker
- * furthest below its quota. A plan produced this way satisfies "load − largest bundle ≤ Q_w − 1" for
- * every worker, and at most K mod W workers reach exactly ⌊K/W⌋ there, so a re-plan of it keeps every
- * bundle where it is (zero moves). Unlike the unkeyed part, the number of keyed moves is not proven
- * minimal (choosing which bundles to keep is a knapsack); the moves that keeping a bundle together forces
- * (tasks of one key held by several live workers) are reported as the keyed part of the lower bound.
+ * How: a bundle belongs to the live worker holding most of its tasks. If the held bundles already meet
+ * both bounds (none split or partly orphaned), nothing moves — this makes a re-plan of our own output
+ * move nothing. Otherwise each worker keeps, most-held first, the bundles that fit in its quota (a hot
+ * bundle larger than the quota only alone); the rest go, largest first, to the worker furthest below its
+ * quota. Upper bound: a bundle is only added below the quota. Lower bound: a placement overshoots only
+ * when every deficit is already below the bundle's size ≤ S, and a hot bundle exists only when Q < S, so
+ * no deficit reaches S. Unlike the unkeyed part, keyed moves are not proven minimal (which bundles to
+ * keep is a knapsack); the moves that keeping a bundle together forces (tasks of one key held by several
+ * live workers) are reported as the keyed part of the lower bound.
  */
 
 /** One bundle: the task indices sharing a key, and the key's hash for tie-breaks. */
@@ -84,46 +84,45 @@ export function planBundles(
   // bundles per current owner
   const owned: number[][] = Array.from({ length: W }, () => []);
   for (let i = 0; i < B; i++) if (heldBy[i] >= 0) owned[heldBy[i]].push(i);
-  const byHeld = (x: number, y: number) =>
-    heldCount[y] - heldCount[x] ||
-    bundles[x].tasks.length - bundles[y].tasks.length ||
-    bundles[x].hash - bundles[y].hash ||
-    x - y;
-  // larger quotas to the workers whose held load without their largest bundle is largest
-  const base = new Float64Array(W);
+
+  // already balanced (typically: a re-plan of our own output)? then keep everything where it is
+  if (isStable(W, bundles, owned, heldCount, lo, extra)) {
+    for (let w = 0; w < W; w++) for (const i of owned[w]) owner[i] = w;
+    return { owner, forcedMoves };
+  }
+
   const heldTotal = new Float64Array(W);
   for (let w = 0; w < W; w++) {
     const list = owned[w];
-    if (list.length === 0) continue;
-    list.sort(byHeld);
-    let sum = 0;
-    for (const i of list) sum += heldCount[i];
-    heldTotal[w] = sum;
-    base[w] = sum - heldCount[list[0]];
+    list.sort(
+      (x, y) =>
+        heldCount[y] - heldCount[x] ||
+        bundles[x].tasks.length - bundles[y].tasks.length ||
+        bundles[x].hash - bundles[y].hash ||
+        x - y,
+    );
+    for (const i of list) heldTotal[w] += heldCount[i];
   }
+  // the larger quotas go to the workers that hold the most
   const quota = new Int32Array(W).fill(lo);
   if (extra > 0) {
     const order = Array.from({ length: W }, (_, w) => w);
-    order.sort(
-      (x, y) => base[y] - base[x] || heldTotal[y] - heldTotal[x] || workerHash[x] - workerHash[y] || x - y,
-    );
+    order.sort((x, y) => heldTotal[y] - heldTotal[x] || workerHash[x] - workerHash[y] || x - y);
     for (let i = 0; i < extra; i++) quota[order[i]]++;
   }
 
-  // keep phase
+  // keep phase: bundles that fit in the quota, most-held first; a hot bundle larger than the quota is
+  // kept only alone
   const load = new Float64Array(W);
   for (let w = 0; w < W; w++) {
-    const list = owned[w];
-    if (list.length === 0 || quota[w] === 0) continue;
-    for (let j = 1; j < list.length; j++) {
-      const size = bundles[list[j]].tasks.length;
-      if (load[w] + size <= quota[w] - 1) {
+    if (quota[w] === 0) continue;
+    for (const i of owned[w]) {
+      const size = bundles[i].tasks.length;
+      if (load[w] + size <= quota[w] || load[w] === 0) {
         load[w] += size;
-        owner[list[j]] = w;
+        owner[i] = w;
       }
     }
-    owner[list[0]] = w;
-    load[w] += bundles[list[0]].tasks.length;
   }
 
   // place the rest, largest first, on the worker furthest below its quota (a binary heap)
@@ -167,4 +166,39 @@ function tieBefore(w: number, best: number, keyHash: number, workerHash: Uint32A
   const hw = (workerHash[w] ^ keyHash) >>> 0;
   const hb = (workerHash[best] ^ keyHash) >>> 0;
   return hw !== hb ? hw < hb : w < best;
+}
+
+/**
+ * True when the held bundles already meet the balance the planner guarantees: none split or partly
+ * orphaned, and every worker w with load L_w and largest bundle s_w has L_w − s_w ≤ ⌈K/W⌉ − 1 and
+ * L_w ≥ ⌊K/W⌋ − (S − 1), S the largest bundle. Every plan of {@link planBundles} meets it (its keep phase
+ * never exceeds a quota except with a single bundle; its placement adds a bundle only below the quota and
+ * leaves no worker S or more below its quota), so a re-plan of it moves nothing.
+ */
+function isStable(
+  W: number,
+  bundles: readonly Bundle[],
+  owned: number[][],
+  heldCount: Int32Array,
+  lo: number,
+  extra: number,
+): boolean {
+  const hi = lo + (extra > 0 ? 1 : 0);
+  let S = 0;
+  for (let i = 0; i < bundles.length; i++) {
+    const size = bundles[i].tasks.length;
+    if (heldCount[i] !== size) return false;
+    if (size > S) S = size;
+  }
+  for (let w = 0; w < W; w++) {
+    let load = 0;
+    let largest = 0;
+    for (const i of owned[w]) {
+      const size = bundles[i].tasks.length;
+      load += size;
+      if (size > largest) largest = size;
+    }
+    if (load - largest > hi - 1 || load < lo - (S - 1)) return false;
+  }
+  return true;
 }
