@@ -70,7 +70,7 @@ export interface WorkerOptions extends NodeOptions {
   drainTimeout?: number;
   /**
    * Self-fencing margin: runs stop when no keep-alive succeeded for `ttl*1000 - selfFenceMargin` ms,
-   * before the server can expire the lease. @default min(2_000, ttl*1000/4) (ms)
+   * before the server can expire the lease. @default min(1_000, ttl*1000/4) (ms)
    */
   selfFenceMargin?: number;
 }
