@@ -381,20 +381,22 @@ export class Worker extends TypedEmitter<WorkerEvents> {
     if (this.state === WorkerStatus.LeftBarrier) return true;
     const barrier = this.barrier;
     if (!barrier || this.state !== WorkerStatus.InBarrier) return false;
-    const leaving = (this.leaving ??= barrier
-      .leave({ signal: this.stopController.signal, timeoutMs })
-      .then(() => {
-        this.setStatus(WorkerStatus.LeftBarrier);
-        return true;
-      })
-      .catch((err: unknown) => {
-        this.log.warn({ err }, 'barrier leave failed');
-        return false;
-      })
-      .finally(() => {
-        this.leaving = undefined;
-      }));
-    return leaving;
+    if (!this.leaving) {
+      this.leaving = barrier
+        .leave({ signal: this.stopController.signal, timeoutMs })
+        .then(() => {
+          this.setStatus(WorkerStatus.LeftBarrier);
+          return true;
+        })
+        .catch((err: unknown) => {
+          this.log.warn({ err }, 'barrier leave failed');
+          return false;
+        })
+        .finally(() => {
+          this.leaving = undefined;
+        });
+    }
+    return this.leaving;
   }
 
   private async watchAssignments(signal: AbortSignal): Promise<void> {
