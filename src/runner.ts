@@ -145,6 +145,7 @@ export class TaskRunner {
 
   private async unclaim(key: string): Promise<void> {
     const { d } = this;
+    if (d.claims && (await d.claims.release(key, d.session.leaseId))) return;
     for (let i = 0; i < 3; i++) {
       try {
         await d.store.txn({
@@ -164,14 +165,22 @@ export class TaskRunner {
   }
 }
 
+/** One claim or release waiting for the batch of its tick. */
+interface Pending {
+  key: string;
+  lease: LeaseId;
+  resolve: (done: boolean) => void;
+}
+
 /**
- * Coalesces the first claim attempts made in the same tick (a watch batch assigns many tasks at once) into
- * txns of up to MAX_TXN_OPS claims: one round trip and one raft entry instead of one per task. All-or-nothing:
- * when any claim of a batch is held (or the txn fails), every runner of the batch falls back to claiming
- * its task alone, which also finds and waits for the holder.
+ * Coalesces the claims (and the releases) asked for in the same tick — a watch batch assigns many tasks at
+ * once, a drain stops them all at once — into txns of up to MAX_TXN_OPS compares: one round trip and one
+ * raft entry instead of one per task. All-or-nothing: when any key of a batch fails its compare (or the
+ * txn fails), every runner of the batch falls back to its own txn, which also finds and waits for a holder.
  */
 export class ClaimBatcher {
-  private queue: Array<{ key: string; lease: LeaseId; resolve: (claimed: boolean) => void }> = [];
+  private claims: Pending[] = [];
+  private releases: Pending[] = [];
 
   constructor(
     private readonly store: Store,
@@ -182,19 +191,30 @@ export class ClaimBatcher {
   /** True when the claim was created in a batch; false means "claim it alone". Never throws. */
   claim(key: string, lease: LeaseId): Promise<boolean> {
     return new Promise((resolve) => {
-      if (this.queue.length === 0) queueMicrotask(() => this.flush());
-      this.queue.push({ key, lease, resolve });
+      if (this.claims.length === 0) queueMicrotask(() => this.flush('claim'));
+      this.claims.push({ key, lease, resolve });
     });
   }
 
-  private flush(): void {
-    const queue = this.queue;
-    this.queue = [];
+  /** True when our claim was deleted in a batch; false means "release it alone". Never throws. */
+  release(key: string, lease: LeaseId): Promise<boolean> {
+    return new Promise((resolve) => {
+      if (this.releases.length === 0) queueMicrotask(() => this.flush('release'));
+      this.releases.push({ key, lease, resolve });
+    });
+  }
+
+  private flush(kind: 'claim' | 'release'): void {
+    const queue = kind === 'claim' ? this.claims : this.releases;
+    if (kind === 'claim') this.claims = [];
+    else this.releases = [];
+    // A release compares value and lease: two compares per key.
+    const max = kind === 'claim' ? MAX_TXN_OPS : MAX_TXN_OPS / 2;
     while (queue.length > 0) {
       const lease = queue[0].lease;
-      const batch: typeof queue = [];
+      const batch: Pending[] = [];
       const keys = new Set<string>();
-      for (let i = 0; i < queue.length && batch.length < MAX_TXN_OPS; ) {
+      for (let i = 0; i < queue.length && batch.length < max; ) {
         const c = queue[i];
         if (c.lease === lease && !keys.has(c.key)) {
           keys.add(c.key);
@@ -203,17 +223,27 @@ export class ClaimBatcher {
         } else i++;
       }
       if (batch.length === 1) {
-        batch[0].resolve(false); // alone: the ordinary claim (it reads the holder on failure)
+        batch[0].resolve(false); // alone: the ordinary txn (a claim reads the holder on failure)
         continue;
       }
-      const compare: Compare[] = batch.map((c) => ({ key: c.key, target: 'create', op: '=', value: 0 }));
-      const success: Op[] = batch.map((c) => ({ type: 'put', key: c.key, value: this.worker, lease }));
+      const compare: Compare[] =
+        kind === 'claim'
+          ? batch.map((c) => ({ key: c.key, target: 'create', op: '=', value: 0 }))
+          : batch.flatMap((c): Compare[] => [
+              { key: c.key, target: 'value', op: '=', value: this.worker },
+              { key: c.key, target: 'lease', op: '=', value: lease },
+            ]);
+      const success: Op[] = batch.map((c) =>
+        kind === 'claim'
+          ? { type: 'put', key: c.key, value: this.worker, lease }
+          : { type: 'delete', key: c.key },
+      );
       this.store.txn({ compare, success }).then(
         (res) => {
           for (const c of batch) c.resolve(res.succeeded);
         },
         (err: unknown) => {
-          this.log.warn({ err, claims: batch.length }, 'batched claim failed; claiming one by one');
+          this.log.warn({ err, keys: batch.length }, `batched ${kind} failed; one by one`);
           for (const c of batch) c.resolve(false);
         },
       );
