@@ -262,7 +262,7 @@ export function rebalance(input: RebalanceInput): RebalanceResult {
       }
     }
   }
-  assigned.sort((x, y) => prio[y] - prio[x] || compareIds(tasks, x, y));
+  sortByPriorityThenId(assigned, prio, tasks);
   const assign: Assignment[] = assigned.map((i) => ({ worker: names[final[i]], task: tasks[i] }));
   revoke.sort((x, y) => compareStrings(x.worker, y.worker) || compareStrings(x.id, y.id));
 
@@ -377,9 +377,9 @@ function planUnkeyed(
     if (over) {
       // a worker above its quota keeps its highest-priority tasks
       for (const [w, cell] of over) {
-        cell.sort(byRank);
         const q = f + isExtra[w];
         lowerBound += cell.length - q;
+        moveWorstToEnd(cell, cell.length - q, byRank);
         for (let i = 0; i < cell.length; i++) {
           if (i < q) {
             final[cell[i]] = w;
@@ -389,7 +389,7 @@ function planUnkeyed(
       }
     }
     if (pending.length > 0) {
-      pending.sort(byRank);
+      sortByHash(pending, hashOf, tasks);
       let p = 0;
       const fillWorker = (w: number) => {
         const q = f + isExtra[w];
@@ -418,6 +418,70 @@ function planUnkeyed(
     for (const w of extras[g]) isExtra[w] = 0;
   }
   return { lowerBound, worstMaxMin };
+}
+
+/**
+ * Moves the `k` last-ranked elements of `xs` (by `cmp`) to its end, in any order. A partial selection
+ * when k is small (a worker a few tasks over its quota), a sort otherwise.
+ */
+function moveWorstToEnd(xs: number[], k: number, cmp: (x: number, y: number) => number): void {
+  if (k <= 0) return;
+  if (k * 16 > xs.length) {
+    xs.sort(cmp);
+    return;
+  }
+  for (let end = xs.length - 1; end >= xs.length - k; end--) {
+    let worst = 0;
+    for (let i = 1; i <= end; i++) if (cmp(xs[i], xs[worst]) > 0) worst = i;
+    [xs[worst], xs[end]] = [xs[end], xs[worst]];
+  }
+}
+
+/** Sorts task indices by a hash of their id, then id: an order that does not depend on the input order. */
+function sortByHash(xs: number[], hashOf: (t: number) => number, tasks: readonly Task[]): void {
+  if (xs.length > 1 << 21) {
+    xs.sort((x, y) => hashOf(x) - hashOf(y) || compareIds(tasks, x, y));
+    return;
+  }
+  // a native numeric sort of hash · 2^21 + position (exact in a double), then ids on equal hashes
+  const keys = new Float64Array(xs.length);
+  for (let i = 0; i < xs.length; i++) keys[i] = hashOf(xs[i]) * 2097152 + i;
+  keys.sort();
+  const copy = xs.slice();
+  for (let i = 0; i < xs.length; i++) xs[i] = copy[keys[i] % 2097152];
+  for (let i = 1; i < xs.length; i++) {
+    if (hashOf(xs[i - 1]) !== hashOf(xs[i])) continue;
+    let j = i;
+    while (j < xs.length && hashOf(xs[j]) === hashOf(xs[i - 1])) j++;
+    const run = xs.slice(i - 1, j).sort((x, y) => compareIds(tasks, x, y));
+    for (let r = 0; r < run.length; r++) xs[i - 1 + r] = run[r];
+    i = j;
+  }
+}
+
+/** Sorts task indices by priority (highest first), then id — by priority buckets and native string sorts. */
+function sortByPriorityThenId(xs: number[], prio: Float64Array, tasks: readonly Task[]): void {
+  if (xs.length < 256) {
+    xs.sort((x, y) => prio[y] - prio[x] || compareIds(tasks, x, y));
+    return;
+  }
+  const buckets = new Map<number, string[]>();
+  const byId = new Map<string, number>();
+  for (const t of xs) {
+    let ids = buckets.get(prio[t]);
+    if (!ids) {
+      ids = [];
+      buckets.set(prio[t], ids);
+    }
+    ids.push(tasks[t].id);
+    byId.set(tasks[t].id, t);
+  }
+  let n = 0;
+  for (const p of [...buckets.keys()].sort((a, b) => b - a)) {
+    const ids = buckets.get(p)!;
+    ids.sort(); // code-unit order, as compareIds
+    for (const id of ids) xs[n++] = byId.get(id)!;
+  }
 }
 
 function orderWorkers(workers: readonly string[]): string[] {

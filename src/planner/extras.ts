@@ -26,7 +26,9 @@ import { PairSet } from './pairset.js';
  * value R is then an optimal x, and its cost is the number of extras on cells that keep nothing.
  *
  * ## Algorithm (successive shortest paths, started from a maximum good-only flow)
- * 1. Max flow using only the good cells (Dinic on the sparse good graph: at most one edge per held cell).
+ * 1. Max flow using only the good cells: a greedy pass in rounds (one unit per group per round), then
+ *    Dinic's algorithm on the sparse good graph (at most one edge per held cell) from that flow. A re-plan
+ *    of our own output is completed by the greedy pass alone.
  *    Every unit of that flow costs 0, so it is a min-cost flow for its value, and its residual graph has
  *    no negative edge (good edges cost 0 both ways; no non-good edge carries flow yet).
  *    As it is a maximum flow on the cost-0 edges, no augmenting path of cost 0 is left: from here on,
@@ -37,9 +39,12 @@ import { PairSet } from './pairset.js';
  *       the least any path can cost now; so every direct path is a shortest path and can be taken
  *       greedily (round-robin over the workers, largest residual need first — this alone completes the
  *       flow in all common cases);
- *    b. when no direct path is left and flow < R, a label-correcting shortest-path search (costs −1,
- *       0, 1; no negative cycle by the SSP invariant) over the implicit complete bipartite residual
- *       graph finds the next shortest path, which is augmented.
+ *    b. when no direct path is left and flow < R, a phase: exact distances d from s by label correcting
+ *       (costs −1, 0, 1; no negative cycle by the SSP invariant) over the implicit complete bipartite
+ *       residual graph, then augmentations along paths of tight edges (d(v) = d(u) + cost) found by
+ *       breadth-first search, until none is left; then the next phase. With d as potentials every
+ *       residual edge has reduced cost ≥ 0 and a tight path has reduced cost 0, so each such path is a
+ *       shortest one, and reverses of tight edges are tight, so d stays a valid potential.
  *    The final flow has value R and minimum cost: it maximises the extras on good cells, i.e. it
  *    minimises moves over all per-group- and total-balanced quota assignments. ∎
  *

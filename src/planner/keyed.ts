@@ -125,7 +125,8 @@ export function planBundles(
     }
   }
 
-  // place the rest, largest first, on the worker furthest below its quota (a binary heap)
+  // place the rest, largest first, on the worker furthest below its quota (a binary heap with positions);
+  // among workers equally far below, the bundle's current holder, so that it does not move
   const rest: number[] = [];
   for (let i = 0; i < B; i++) if (owner[i] < 0) rest.push(i);
   rest.sort(
@@ -133,10 +134,16 @@ export function planBundles(
   );
   if (rest.length > 0) {
     const heap = Array.from({ length: W }, (_, w) => w);
+    const pos = Int32Array.from(heap);
     const less = (x: number, y: number) => {
       const dx = load[x] - quota[x];
       const dy = load[y] - quota[y];
       return dx !== dy ? dx < dy : load[x] !== load[y] ? load[x] < load[y] : workerHash[x] < workerHash[y];
+    };
+    const swap = (i: number, j: number) => {
+      [heap[i], heap[j]] = [heap[j], heap[i]];
+      pos[heap[i]] = i;
+      pos[heap[j]] = j;
     };
     const down = (i: number) => {
       for (;;) {
@@ -146,16 +153,18 @@ export function planBundles(
         if (l < W && less(heap[l], heap[m])) m = l;
         if (r < W && less(heap[r], heap[m])) m = r;
         if (m === i) return;
-        [heap[i], heap[m]] = [heap[m], heap[i]];
+        swap(i, m);
         i = m;
       }
     };
     for (let i = (W >> 1) - 1; i >= 0; i--) down(i);
     for (const i of rest) {
-      const w = heap[0];
+      const top = heap[0];
+      const p = heldBy[i];
+      const w = p >= 0 && load[p] - quota[p] === load[top] - quota[top] ? p : top;
       owner[i] = w;
       load[w] += bundles[i].tasks.length;
-      down(0);
+      down(pos[w]);
     }
   }
   return { owner, forcedMoves };
