@@ -130,7 +130,7 @@ export class TaskRunner {
           { task: d.task.id, holder: holder.value },
           'waiting for the previous owner to release the claim',
         );
-        await waitForDelete(d.store, key, holder.modRevision, signal);
+        await waitForDelete(d.store, key, holder.modRevision, signal, { clock: d.clock });
         backoff = 100;
       } catch (err) {
         if (signal.aborted) return false;
