@@ -22,7 +22,7 @@ import { ClaimBatcher, TaskRunner } from './runner.js';
 import { Session } from './session.js';
 import type { KeyValue, Store } from './store/port.js';
 import { decodeTask, encodeTask, type Task } from './task.js';
-import { PrefixWatcher } from './watcher.js';
+import { PrefixWatcher, waitForDelete } from './watcher.js';
 
 /** The original's worker status values. */
 export const WorkerStatus = {
@@ -220,13 +220,14 @@ export class Worker extends TypedEmitter<WorkerEvents> {
           clock: this.clock,
           ...(this.margin !== undefined ? { margin: this.margin } : {}),
         });
-        await this.register(session);
+        const registered = await this.register(session);
         this.session = session;
         session.on('keepAliveFailed', ({ error }) => {
           this.o.metrics.keepAliveFailures.inc({ name: this.name });
           this.log.warn({ err: error }, 'keep-alive failed');
         });
         session.on('lost', ({ reason }) => this.selfFence(reason));
+        this.watchRegistration(session, registered);
         this.fenced = false;
         if (first || this.state === WorkerStatus.Dead) this.setStatus(WorkerStatus.Registered);
         this.log.info({ lease: session.leaseId }, 'worker registered');
@@ -247,7 +248,7 @@ export class Worker extends TypedEmitter<WorkerEvents> {
   }
 
   /** Under the registration mutex: refuse a taken name or a full fleet, else put our key with our lease. */
-  private async register(session: Session): Promise<void> {
+  private async register(session: Session): Promise<number> {
     const mutex = new Mutex(session, this.k.registerMutex);
     await mutex.lock({ signal: AbortSignal.any([this.stopController.signal, session.signal]) });
     try {
@@ -276,6 +277,7 @@ export class Worker extends TypedEmitter<WorkerEvents> {
           `worker name ${JSON.stringify(this.name)} was registered concurrently`,
         );
       }
+      return put.revision;
     } finally {
       await mutex
         .unlock()
@@ -503,6 +505,28 @@ export class Worker extends TypedEmitter<WorkerEvents> {
     let n = 0;
     for (const r of this.runners.values()) if (r.running) n++;
     this.o.metrics.workerTasksRunning.set({ name: this.name }, this.runHandler ? n : this.manualRunning.size);
+  }
+
+  /**
+   * The lease can go while keep-alives still look fine to us (revoked by an operator or a tool): its claims
+   * vanish at once and another worker may take our tasks after `rebalanceWait`, long before our next
+   * keep-alive finds out. The deletion of our worker key says so at once: fence, let the runs settle, then
+   * drop the session so `main()` registers again (also when the key alone was deleted by hand).
+   */
+  private watchRegistration(session: Session, revision: number): void {
+    const key = this.k.worker(this.name);
+    const signal = AbortSignal.any([session.signal, this.stopController.signal]);
+    waitForDelete(this.store, key, revision + 1, signal, { clock: this.clock }).then(
+      async () => {
+        if (signal.aborted) return;
+        this.selfFence(`worker key ${key} deleted (lease revoked or key removed)`);
+        await Promise.allSettled([...this.runners.values()].map((r) => r.done));
+        await session.close();
+      },
+      (err: unknown) => {
+        if (!signal.aborted) this.log.warn({ err }, 'watching the worker key failed');
+      },
+    );
   }
 
   /** Lease renewal failed for `ttl - margin`: stop every run before the server can expire the lease. */
