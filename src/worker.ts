@@ -308,9 +308,18 @@ export class Worker extends TypedEmitter<WorkerEvents> {
       });
       if (signal.aborted) break;
       this.setStatus(WorkerStatus.Dead);
+      // connect() revokes the old lease, which deletes the claims of runs the self-fence stopped: let them
+      // settle first (at most until the old lease may expire anyway), or a new owner starts beside them.
+      const expiry = session.lastKeepAliveAt + session.ttl * 1000 - this.clock.now();
+      await Promise.race([
+        Promise.allSettled([...this.runners.values()].map((r) => r.done)),
+        sleep(this.clock, Math.max(0, expiry), signal).catch(() => undefined),
+      ]);
+      if (signal.aborted) break;
       try {
         await this.connect(false);
-        this.reconcile();
+        // Otherwise the watch, still catching up, reconciles; starting now would run revoked tasks.
+        if (await this.dropRevokedWhileAway()) this.reconcile();
       } catch (err) {
         if (!signal.aborted) this.log.error({ err }, 're-registration failed');
       }
