@@ -327,6 +327,22 @@ export class Worker extends TypedEmitter<WorkerEvents> {
     await watching;
   }
 
+  /**
+   * After a loss, this worker's view of its assignments is as old as its broken watch: tasks revoked
+   * meanwhile are still in it until the watch catches up. Drops them (true), so that re-registering does not
+   * start a task that is no longer this worker's.
+   */
+  private async dropRevokedWhileAway(): Promise<boolean> {
+    try {
+      const now = await this.tasks();
+      for (const id of [...this.assigned.keys()]) if (!now.has(id)) this.onDelete(id);
+      return true;
+    } catch (err) {
+      this.log.warn({ err }, 'reading the assignment after re-registration failed');
+      return false;
+    }
+  }
+
   private async startupBarrier(signal: AbortSignal): Promise<void> {
     if (await this.store.get(this.k.barrierLeft)) {
       this.setStatus(WorkerStatus.LeftBarrier);
