@@ -146,7 +146,10 @@ export class TaskRunner {
   private async unclaim(key: string): Promise<void> {
     const { d } = this;
     if (d.claims && (await d.claims.release(key, d.session.leaseId))) return;
-    for (let i = 0; i < 3; i++) {
+    // While our lease lives, so does the claim: giving up would hold the new owner off until this worker
+    // dies. Retry until released, or until the session ends (the claim then goes with the lease).
+    let backoff = 200;
+    for (let i = 0; !d.session.signal.aborted; i++) {
       try {
         await d.store.txn({
           compare: [
@@ -157,11 +160,12 @@ export class TaskRunner {
         });
         return;
       } catch (err) {
-        d.log.warn({ err, task: d.task.id, try: i + 1 }, 'releasing the claim failed');
-        await sleep(d.clock, 200 * (i + 1)).catch(() => undefined);
+        d.log.warn({ err, task: d.task.id, try: i + 1 }, 'releasing the claim failed; retrying');
+        await sleep(d.clock, backoff);
+        backoff = Math.min(backoff * 2, 2_000);
       }
     }
-    d.log.error({ task: d.task.id }, 'claim not released; it goes with the lease');
+    d.log.warn({ task: d.task.id }, 'claim not released before the session ended; it goes with the lease');
   }
 }
 
