@@ -43,6 +43,8 @@ export interface CheckInput {
   end: number;
   /** How long a worker may keep running a task after it lost it (revocation, self-fencing reaction), ms. */
   fenceBound: number;
+  /** A frozen worker must have stopped its old runs this long after it resumed, ms. @default fenceBound */
+  resumeBound?: number;
   /** Tolerated disagreement between timestamps of different observers, ms. @default 0 */
   slack?: number;
   assignments?: readonly AssignInterval[];
@@ -70,8 +72,10 @@ export interface Violation {
 }
 
 export interface CheckReport {
-  /** Pairs of runs of the same task on different workers compared. */
+  /** Pairs of runs of the same task on different workers whose intervals had to be compared closely. */
   pairsCompared: number;
+  /** Handoffs seen: a task's next run on another worker than its previous run. */
+  handoffs: number;
   /** Runs checked against the assignment history. */
   runsChecked: number;
   /** Desired tasks checked for liveness. */
@@ -108,22 +112,28 @@ export function checkInvariants(input: CheckInput): CheckReport {
   const slack = input.slack ?? 0;
   const report: CheckReport = {
     pairsCompared: 0,
+    handoffs: 0,
     runsChecked: 0,
     tasksChecked: 0,
     recoveryMs: [],
     violations: [],
   };
-  const frozen = new Map<string, Span[]>();
+  // A frozen worker's runs that were going on when it froze are exempt while it is frozen and for
+  // `resumeBound` after it resumes (it must notice it was fenced). Runs it starts later are not.
+  const resumeBound = input.resumeBound ?? input.fenceBound;
+  const windows = new Map<string, { span: Span; raw: FrozenWindow; exact: boolean }[]>();
   for (const f of input.frozen ?? []) {
-    const list = frozen.get(f.worker) ?? [];
-    list.push([f.from, f.to + input.fenceBound]);
-    frozen.set(f.worker, list);
+    const list = windows.get(f.worker) ?? [];
+    list.push({ span: [f.from, f.to + resumeBound], raw: f, exact: false });
+    windows.set(f.worker, list);
   }
   for (const f of input.exempt ?? []) {
-    const list = frozen.get(f.worker) ?? [];
-    list.push([f.from, f.to]);
-    frozen.set(f.worker, list);
+    const list = windows.get(f.worker) ?? [];
+    list.push({ span: [f.from, f.to], raw: f, exact: true });
+    windows.set(f.worker, list);
   }
+  const coverFor = (r: RunInterval): Span[] =>
+    (windows.get(r.worker) ?? []).filter((w) => w.exact || r.start <= w.raw.to).map((w) => w.span);
   const byTask = new Map<string, RunInterval[]>();
   for (const r of input.runs) {
     const list = byTask.get(r.task) ?? [];
@@ -135,6 +145,7 @@ export function checkInvariants(input: CheckInput): CheckReport {
   // 1. at most one owner
   for (const [task, runs] of byTask) {
     const sorted = [...runs].sort((a, b) => a.start - b.start);
+    for (let i = 1; i < sorted.length; i++) if (sorted[i].worker !== sorted[i - 1].worker) report.handoffs++;
     for (let i = 0; i < sorted.length; i++) {
       for (let j = i + 1; j < sorted.length; j++) {
         const a = sorted[i];
@@ -144,7 +155,7 @@ export function checkInvariants(input: CheckInput): CheckReport {
         report.pairsCompared++;
         const span: Span = [Math.max(a.start, b.start), Math.min(stopOf(a), stopOf(b))];
         if (span[1] - span[0] <= slack) continue;
-        const cover = [...(frozen.get(a.worker) ?? []), ...(frozen.get(b.worker) ?? [])];
+        const cover = [...coverFor(a), ...coverFor(b)];
         const left = uncovered(span, cover);
         if (left.length > slack) {
           report.violations.push({
@@ -171,7 +182,7 @@ export function checkInvariants(input: CheckInput): CheckReport {
     }
     for (const r of input.runs) {
       report.runsChecked++;
-      const cover = [...(assigned.get(`${r.worker}\0${r.task}`) ?? []), ...(frozen.get(r.worker) ?? [])];
+      const cover = [...(assigned.get(`${r.worker}\0${r.task}`) ?? []), ...coverFor(r)];
       const left = uncovered([r.start, stopOf(r)], cover);
       if (left.length > 0) {
         report.violations.push({
@@ -192,7 +203,9 @@ export function checkInvariants(input: CheckInput): CheckReport {
     const at = input.liveness.at ?? after + within;
     for (const task of desired) {
       report.tasksChecked++;
-      const running = (byTask.get(task) ?? []).filter((r) => r.start <= at && stopOf(r) > at);
+      const running = (byTask.get(task) ?? []).filter(
+        (r) => r.start <= at && (r.stop === undefined || r.stop > at),
+      );
       const workers = new Set(running.map((r) => r.worker));
       if (workers.size !== 1) {
         const last = (byTask.get(task) ?? []).at(-1);
@@ -217,7 +230,7 @@ export function checkInvariants(input: CheckInput): CheckReport {
 /** Human-readable summary: what was checked, then every violation. */
 export function formatReport(report: CheckReport, title = 'invariant check'): string {
   const lines = [
-    `${title}: ${report.pairsCompared} overlapping-candidate run pairs compared, ${report.runsChecked} runs checked against the assignment, ${report.tasksChecked} tasks checked for liveness` +
+    `${title}: ${report.handoffs} handoffs and ${report.pairsCompared} overlapping run pairs checked, ${report.runsChecked} runs checked against the assignment, ${report.tasksChecked} tasks checked for liveness` +
       (report.recoveryMs.length > 0 ? ` (max recovery ${Math.max(...report.recoveryMs)} ms)` : '') +
       `: ${report.violations.length} violation(s)`,
   ];

@@ -1,0 +1,425 @@
+/**
+ * The process fault suite's harness (issue 6): a 3-member etcd cluster on loopback, real `escheduler run`
+ * processes running test/fixtures/fault-handler.mjs (start/stop lines in one log), an observer recording the
+ * assignment history from etcd, and the faults: SIGKILL / SIGSTOP+SIGCONT of a worker, SIGKILL of the
+ * leading master while it applies a large plan, SIGKILL+restart of the etcd leader, every etcd member down
+ * for longer than the TTL, a compaction past a paused watcher's revision, a burst of joins and leaves
+ * within rebalanceWait. Every process is killed by pid in `destroy()`, even after a failure.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { keys } from '../../src/keys.js';
+import { EtcdStore } from '../../src/store/etcd.js';
+import type { Task } from '../../src/task.js';
+import { PrefixWatcher } from '../../src/watcher.js';
+import { type RunHandler, Worker } from '../../src/worker.js';
+import { CliProcess, FIXTURES } from '../fixtures/cli-process.js';
+import {
+  type AssignInterval,
+  type CheckReport,
+  checkInvariants,
+  type FrozenWindow,
+  type RunInterval,
+} from './checker.js';
+import { type EtcdCluster, startEtcd, uniqueRoot } from './etcd.js';
+
+export const TTL = 2;
+export const REBALANCE_WAIT = 1_000;
+/** The handler's clean-up after its signal aborted. */
+export const CLEANUP = 200;
+/** Self-fencing: ttl − margin (500 ms for ttl 2) after the last keep-alive, plus the clean-up, plus slack. */
+export const FENCE_BOUND = TTL * 1000 + CLEANUP + 500;
+/** A resumed (SIGCONT) process must have stopped its old runs within this. */
+export const RESUME_BOUND = CLEANUP + 800;
+/** "A small bound" of the liveness promise: registration/campaign backoff (≤ 5 s) and process start. */
+export const LIVENESS_SLACK = 6_000;
+export const LIVENESS_WITHIN = TTL * 1000 + REBALANCE_WAIT + LIVENESS_SLACK;
+
+interface Proc {
+  name: string;
+  cli: CliProcess;
+  killedAt?: number;
+}
+
+export interface FaultFleetOptions {
+  workers: number;
+  tasks: number;
+  handoff?: 'claim' | 'none';
+}
+
+export class FaultFleet {
+  etcd!: EtcdCluster;
+  observer!: EtcdStore;
+  readonly root = uniqueRoot('faults');
+  readonly k = keys(this.root);
+  readonly dir = mkdtempSync(join(tmpdir(), 'escheduler-faults-'));
+  readonly log = join(this.dir, 'runs.log');
+  readonly tasksFile = join(this.dir, 'tasks.json');
+  readonly procs: Proc[] = [];
+  readonly frozen: FrozenWindow[] = [];
+  readonly assignments: AssignInterval[] = [];
+  readonly faults: Record<string, number> = {};
+  readonly recoveries: { fault: string; ms: number }[] = [];
+  readonly inProcess: Worker[] = [];
+  private readonly assignedNow = new Map<string, AssignInterval>();
+  private readonly observing = new AbortController();
+  private observed?: Promise<void>;
+  private seq = 0;
+  tasks: Task[] = [];
+  readonly handoff: 'claim' | 'none';
+
+  constructor(private readonly options: FaultFleetOptions) {
+    this.handoff = options.handoff ?? 'claim';
+    writeFileSync(this.log, '');
+  }
+
+  async start(): Promise<void> {
+    this.etcd = await startEtcd({ size: 3 });
+    this.observer = new EtcdStore({ hosts: this.etcd.endpoints, callTimeout: 2_000 });
+    await this.observer.put(this.k.barrierLeft, new Date().toISOString()); // an established root
+    this.setTasks(this.options.tasks);
+    this.observed = this.observe();
+    for (let i = 0; i < this.options.workers; i++) this.spawn();
+  }
+
+  setTasks(n: number, prefix = 't'): void {
+    this.tasks = Array.from({ length: n }, (_, i) => ({ id: `${prefix}${i}` }));
+    writeFileSync(this.tasksFile, JSON.stringify(this.tasks.map((t) => ({ id: t.id }))));
+  }
+
+  /** Starts one `escheduler run` (master candidate + worker) with a fresh name. */
+  spawn(): Proc {
+    const name = `p${this.seq++}`;
+    const cli = new CliProcess(
+      [
+        'run',
+        '--etcd',
+        this.etcd.endpoints.join(','),
+        '--root',
+        this.root,
+        '--name',
+        name,
+        '--max-nodes',
+        '40',
+        '--ttl',
+        String(TTL),
+        '--rebalance-wait',
+        `${REBALANCE_WAIT}ms`,
+        '--interval',
+        '5s',
+        '--timeout',
+        '3s',
+        '--connect-timeout',
+        '2s',
+        '--generator',
+        this.tasksFile,
+        '--handler',
+        join(FIXTURES, 'fault-handler.mjs'),
+        '--handoff',
+        this.handoff,
+        '--log-level',
+        'warn',
+      ],
+      { FAULT_LOG: this.log, FAULT_CLEANUP_MS: String(CLEANUP) },
+    );
+    const p: Proc = { name, cli };
+    this.procs.push(p);
+    return p;
+  }
+
+  live(): Proc[] {
+    return this.procs.filter((p) => p.killedAt === undefined && p.cli.proc.exitCode === null);
+  }
+
+  count(fault: string): void {
+    this.faults[fault] = (this.faults[fault] ?? 0) + 1;
+  }
+
+  private async observe(): Promise<void> {
+    const w = new PrefixWatcher(this.observer, this.k.taskPrefix, {
+      signal: this.observing.signal,
+      retryDelay: 100,
+    });
+    try {
+      for await (const u of w) {
+        const now = Date.now();
+        if (u.type !== 'events') {
+          const seen = new Set<string>();
+          for (const kv of u.kvs) seen.add(this.openAssignment(kv.key, now));
+          for (const key of [...this.assignedNow.keys()]) if (!seen.has(key)) this.closeAssignment(key, now);
+        } else {
+          for (const e of u.events) {
+            if (e.type === 'put') this.openAssignment(e.kv.key, now);
+            else this.closeAssignment(e.kv.key.slice(this.k.taskPrefix.length), now);
+          }
+        }
+      }
+    } catch {
+      // observer stopped
+    }
+  }
+
+  private openAssignment(key: string, now: number): string {
+    const rest = key.slice(this.k.taskPrefix.length);
+    if (!this.assignedNow.has(rest)) {
+      const [worker, task] = rest.split('/');
+      const a: AssignInterval = { worker, task, from: now };
+      this.assignedNow.set(rest, a);
+      this.assignments.push(a);
+    }
+    return rest;
+  }
+
+  private closeAssignment(rest: string, now: number): void {
+    const a = this.assignedNow.get(rest);
+    if (a) a.to = now;
+    this.assignedNow.delete(rest);
+  }
+
+  /** Runs parsed from the log; runs of killed processes end when they were killed. */
+  runs(): RunInterval[] {
+    const open = new Map<string, RunInterval>();
+    const out: RunInterval[] = [];
+    for (const line of readFileSync(this.log, 'utf8').split('\n')) {
+      const [t, what, worker, task] = line.split(' ');
+      if (!task) continue;
+      const key = `${worker}\0${task}`;
+      if (what === 'start') {
+        const r: RunInterval = { task, worker, start: Number(t) };
+        open.set(key, r);
+        out.push(r);
+      } else if (what === 'stop') {
+        const r = open.get(key);
+        if (r) r.stop = Number(t);
+        open.delete(key);
+      }
+    }
+    const killed = new Map<string, number>();
+    for (const p of this.procs) if (p.killedAt !== undefined) killed.set(p.name, p.killedAt);
+    for (const r of open.values()) {
+      const k = killed.get(r.worker);
+      if (k !== undefined) r.stop = Math.max(r.start, k);
+    }
+    return out;
+  }
+
+  /** Waits (bounded) until every task runs once and every live process runs at least `min` of them. */
+  async waitBalanced(min: number, timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const now = this.runningNow();
+      const per = new Map<string, number>();
+      for (const ws of now.values()) for (const w of ws) per.set(w, (per.get(w) ?? 0) + 1);
+      const ok =
+        this.tasks.every((t) => now.get(t.id)?.length === 1) &&
+        this.live().every((p) => (per.get(p.name) ?? 0) >= min);
+      if (ok) return;
+      if (Date.now() > deadline)
+        throw new Error(`fleet not balanced after ${timeoutMs} ms\n${this.stderrTail()}`);
+      await sleep(100);
+    }
+  }
+
+  /** Tasks running now per the log: task → workers. */
+  runningNow(): Map<string, string[]> {
+    const m = new Map<string, string[]>();
+    for (const r of this.runs())
+      if (r.stop === undefined) m.set(r.task, [...(m.get(r.task) ?? []), r.worker]);
+    return m;
+  }
+
+  /** Waits (bounded) until every desired task runs on exactly one worker; returns ms since `since`. */
+  async waitAllRunning(since: number, fault: string, timeoutMs = LIVENESS_WITHIN + 10_000): Promise<number> {
+    const deadline = since + timeoutMs;
+    for (;;) {
+      const now = this.runningNow();
+      const ok = this.tasks.every((t) => now.get(t.id)?.length === 1) && now.size === this.tasks.length;
+      if (ok) {
+        const ms = Date.now() - since;
+        this.recoveries.push({ fault, ms });
+        return ms;
+      }
+      if (Date.now() > deadline) {
+        const missing = this.tasks.filter((t) => now.get(t.id)?.length !== 1).map((t) => t.id);
+        throw new Error(
+          `after ${fault}: tasks not running exactly once ${timeoutMs} ms after the fault was healed: ${missing.slice(0, 20).join(' ')}\n${this.stderrTail()}`,
+        );
+      }
+      await sleep(100);
+    }
+  }
+
+  stderrTail(): string {
+    return this.procs
+      .slice(-6)
+      .map((p) => `--- ${p.name}:\n${p.cli.stderr.slice(-1500)}`)
+      .join('\n');
+  }
+
+  async leaderName(): Promise<string | undefined> {
+    const res = await this.observer.range(this.k.election, { prefix: true, sortBy: 'create', limit: 1 });
+    return res.kvs[0]?.value;
+  }
+
+  // ---- the faults ----
+
+  async killWorker(): Promise<string> {
+    const leader = await this.leaderName().catch(() => undefined);
+    const p = this.live().find((x) => x.name !== leader) ?? this.live()[0];
+    p.killedAt = Date.now();
+    p.cli.kill('SIGKILL');
+    await p.cli.exited;
+    this.count('sigkill-worker');
+    this.spawn();
+    return p.name;
+  }
+
+  /** SIGSTOP past the TTL (and rebalanceWait), then SIGCONT: a zombie that must not run beside its successor. */
+  async pauseWorker(ms = TTL * 1000 + REBALANCE_WAIT + 1_500, during?: () => Promise<void>): Promise<string> {
+    const leader = await this.leaderName().catch(() => undefined);
+    const p = this.live().find((x) => x.name !== leader) ?? this.live()[0];
+    const from = Date.now();
+    p.cli.kill('SIGSTOP');
+    try {
+      await during?.();
+      await sleep(Math.max(0, from + ms - Date.now()));
+    } finally {
+      p.cli.kill('SIGCONT');
+      this.frozen.push({ worker: p.name, from, to: Date.now() });
+    }
+    this.count('sigstop-worker');
+    return p.name;
+  }
+
+  /** A large plan (many new tasks and a join), and SIGKILL of the leader while it writes it. */
+  async killMasterMidPlan(bigTasks: number): Promise<string | undefined> {
+    const leader = await this.leaderName();
+    const p = this.live().find((x) => x.name === leader);
+    if (!p) return undefined;
+    const before = (await this.observer.get(this.k.masterStatus))?.modRevision ?? 0;
+    this.setTasks(bigTasks, `big${this.seq}-`);
+    this.spawn(); // a join: the leader schedules rebalanceWait after it registers
+    // Kill as soon as the first txns of the plan land (the assignment under the task prefix changes).
+    const rev0 = (await this.observer.range(this.k.taskPrefix, { prefix: true, countOnly: true })).revision;
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline) {
+      const res = await this.observer.range(this.k.taskPrefix, { prefix: true, keysOnly: true });
+      const fresh = res.kvs.some((kv) => kv.modRevision > rev0);
+      if (fresh) break;
+      await sleep(5);
+    }
+    p.killedAt = Date.now();
+    p.cli.kill('SIGKILL');
+    await p.cli.exited;
+    const after = (await this.observer.get(this.k.masterStatus))?.modRevision ?? 0;
+    this.count(after === before ? 'sigkill-master-mid-plan' : 'sigkill-master-after-plan');
+    this.spawn();
+    return p.name;
+  }
+
+  async restartEtcdLeader(): Promise<void> {
+    const leader = (await this.etcd.leader()) ?? this.etcd.members[0];
+    await leader.stop('SIGKILL');
+    await sleep(1_500);
+    leader.start('existing');
+    await this.etcd.ready(30_000);
+    this.count('etcd-leader-restart');
+  }
+
+  async allEtcdDown(ms = TTL * 1000 + 1_500): Promise<void> {
+    await Promise.all(this.etcd.members.map((m) => m.stop('SIGKILL')));
+    await sleep(ms);
+    for (const m of this.etcd.members) m.start('existing');
+    await this.etcd.ready(30_000);
+    this.count('etcd-all-down');
+  }
+
+  /** Compaction past a paused worker's watch revision: it resumes into a compacted history. */
+  async compactPastPausedWatcher(): Promise<void> {
+    await this.pauseWorker(1_000, async () => {
+      // Changes the paused worker's watches have not seen, then compact them away.
+      const tasks = this.tasks.length;
+      this.setTasks(tasks + 2, this.tasks[0]?.id.replace(/\d+$/, '') ?? 't');
+      await sleep(REBALANCE_WAIT);
+      const res = await this.observer.range(this.k.taskPrefix, { prefix: true, countOnly: true });
+      await this.observer.put(`${this.k.root}/status/fault-marker`, String(Date.now()));
+      await this.observer.compact(res.revision + 1);
+    });
+    this.count('compaction');
+  }
+
+  /** 10 joins and leaves within rebalanceWait (in-process workers on the same etcd, same handler). */
+  async burst(): Promise<void> {
+    process.env.FAULT_LOG = this.log; // read by the handler module when it loads
+    process.env.FAULT_CLEANUP_MS = String(CLEANUP);
+    const { default: handler } = (await import(join(FIXTURES, 'fault-handler.mjs'))) as {
+      default: RunHandler;
+    };
+    const started = Date.now();
+    const ws: Worker[] = [];
+    const store = new EtcdStore({ hosts: this.etcd.endpoints, callTimeout: 2_000 });
+    try {
+      for (let i = 0; i < 5; i++) {
+        const w = new Worker({
+          store,
+          rootName: this.root,
+          maxNumNodes: 40,
+          ttl: TTL,
+          name: `b${this.seq++}`,
+          run: handler,
+        });
+        ws.push(w);
+        this.inProcess.push(w);
+      }
+      await Promise.all(ws.map((w) => w.start()));
+      await Promise.all(ws.map((w) => w.stop()));
+    } finally {
+      await store.close();
+    }
+    this.faults.burstMs = Math.max(this.faults.burstMs ?? 0, Date.now() - started);
+    this.count('burst-10-joins-leaves');
+  }
+
+  check(livenessAfter?: number): CheckReport {
+    const end = Date.now();
+    return checkInvariants({
+      runs: this.runs(),
+      end,
+      fenceBound: FENCE_BOUND,
+      resumeBound: RESUME_BOUND,
+      slack: 20,
+      assignments: this.assignments,
+      frozen: this.frozen,
+      ...(livenessAfter !== undefined
+        ? {
+            liveness: {
+              after: livenessAfter,
+              within: Math.min(LIVENESS_WITHIN, end - livenessAfter),
+              desired: this.tasks.map((t) => t.id),
+              at: end,
+            },
+          }
+        : {}),
+    });
+  }
+
+  /** Kills every process started here by pid (SIGCONT first), stops etcd, removes the temp dir. */
+  async destroy(): Promise<void> {
+    this.observing.abort();
+    for (const p of this.procs) {
+      p.cli.kill('SIGCONT');
+      p.cli.kill('SIGKILL');
+    }
+    await Promise.allSettled(this.procs.map((p) => p.cli.exited));
+    await Promise.allSettled(this.inProcess.map((w) => w.stop()));
+    await this.observer?.close().catch(() => undefined);
+    await this.observed?.catch(() => undefined);
+    await this.etcd?.destroy();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
