@@ -32,10 +32,10 @@ export function validateTask(task: Task): void {
       `task ${JSON.stringify(id.slice(0, 40))}…: id longer than ${MAX_TASK_ID_LENGTH}`,
     );
   }
-  if (id.includes('/') || id.includes('..') || hasControlChar(id)) {
+  if (id === '.' || id.includes('/') || id.includes('..') || hasControlChar(id)) {
     throw new InvalidTaskError(
       id,
-      `task ${JSON.stringify(id)}: id must not contain '/', '..' or control characters`,
+      `task ${JSON.stringify(id)}: id must not be '.' nor contain '/', '..' or control characters`,
     );
   }
   if (task.priority !== undefined && !Number.isFinite(task.priority)) {
