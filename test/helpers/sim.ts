@@ -199,9 +199,11 @@ const REVOKE_BOUND = MAX_CLEANUP + 200;
 const MARGIN = Math.min(1_000, (TTL * 1000) / 4);
 /**
  * The self-fencing bound: a worker cut off from the store does not see its revocation and keeps running
- * until it fences itself, `ttl - margin` after its last keep-alive, plus the clean-up.
+ * until it fences itself, `ttl - margin` after its last keep-alive, plus the clean-up. That keep-alive may
+ * come after the revocation when the worker was back only briefly: its watch resumes DEFAULT_RETRY_DELAY
+ * after the store is back.
  */
-const FENCE_BOUND = TTL * 1000 - MARGIN + MAX_CLEANUP + 200;
+const FENCE_BOUND = TTL * 1000 - MARGIN + DEFAULT_RETRY_DELAY + MAX_CLEANUP + 200;
 /** Registration/campaign retry backoff tops out at 5 s: a node that was cut for long may wait that long. */
 const RETRY_BOUND = 5_000;
 const LIVENESS_WITHIN = TTL * 1000 + REBALANCE_WAIT + RETRY_BOUND + 1_500;
@@ -543,7 +545,12 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
     } else if (r < 0.58) {
       // Revoked behind a connected worker's back (an operator, a tool). Behind a cut-off worker's back no
       // lease protocol can stop it in time: that is an assumption, not a fault (docs/RELIABILITY.md).
-      const n = pick(workers.filter((w) => w.worker?.leaseId && !w.store.cut));
+      // "Connected" means its watches are up too: they resume DEFAULT_RETRY_DELAY after a heal.
+      const n = pick(
+        workers.filter(
+          (w) => w.worker?.leaseId && !w.store.cut && clock.now() - w.lastCut > DEFAULT_RETRY_DELAY + stepMs,
+        ),
+      );
       if (n?.worker?.leaseId) {
         fault('lost-lease', n.name);
         // Its claims went with the lease: the runs it fences now may still be cleaning up when a new owner
