@@ -67,7 +67,8 @@ async function main(): Promise<number> {
     console.log(formatReport(report, 'fault suite (long)'));
     const byKind: Record<string, { n: number; maxMs: number }> = {};
     for (const r of f.recoveries) {
-      const k = (byKind[r.fault] ??= { n: 0, maxMs: 0 });
+      const k = byKind[r.fault] ?? { n: 0, maxMs: 0 };
+      byKind[r.fault] = k;
       k.n++;
       k.maxMs = Math.max(k.maxMs, r.ms);
     }
