@@ -5,17 +5,28 @@
  * Guarantees of {@link rebalance}:
  * - every desired task is on exactly one online worker; nothing stays on a dead worker; ids no longer
  *   desired are revoked;
- * - unkeyed tasks: per group max − min ≤ 1 and, at the same time, total (unkeyed) max − min ≤ 1;
+ * - unkeyed tasks: per group max − min ≤ 1, always; without keyed tasks also total max − min ≤ 1;
  * - keyed tasks (same non-empty `key`) share one worker; keyed load(w) ≤ ⌈K/W⌉ − 1 + the largest bundle on w
  *   and ≥ ⌊K/W⌋ − (S − 1) (K = keyed tasks, S = largest bundle): a hot key exceeds the average only by its
- *   own size, and nobody is starved by more than a bundle (see `planner/keyed.ts`). Keyed and unkeyed
- *   loads are balanced each on its own, so the total spread is at most the keyed spread + 1;
+ *   own size, and nobody is starved by more than a bundle (see `planner/keyed.ts`);
+ * - total load (keyed + unkeyed) with keys: bundles are placed first (keyed load k_w); then each worker's
+ *   share of the unkeyed groups' extra units (group g has T_g mod W of them, on distinct workers) is
+ *   bounded so that the totals are as level as the groups allow (`planner/levels.ts`): no extra lifts a
+ *   worker above M*, the least level any per-group-balanced placement can keep its extras under, and
+ *   under that the lowest total is as high as possible. Hence: whenever some per-group-balanced placement
+ *   of the unkeyed tasks makes total max − min ≤ 1 around these bundles, the plan's total max − min ≤ 1;
+ *   and always total(w) ≤ ⌈T/W⌉ + S. The unkeyed load alone is then uneven on purpose (workers with less
+ *   keyed load take more); with equal keyed loads it is exactly the unkeyed case;
  * - a task held by several live workers (an inconsistent `current`) keeps the copy the plan targets, the
  *   others are revoked without counting as moves; the plan is made from the copy first by hash;
  * - sticky: for unkeyed tasks the number of moves equals the lower bound — orphans (tasks that are new or
  *   whose holder is gone) are not moves, and each worker gives up only its excess over a quota chosen, among
- *   all per-group- and total-balanced quotas, to keep the most (proof in `planner/extras.ts`); a re-plan of
- *   the planner's own output moves nothing;
+ *   all per-group-balanced quotas within the level bounds above (without keys: all per-group- and
+ *   total-balanced quotas), to keep the most (proof in `planner/extras.ts`); a re-plan of the planner's own
+ *   output moves nothing (keyed bundles that meet their bounds stay, so the levels, and with them the
+ *   quotas the held tasks already fill, are the same). With keys, leveling has a price in moves: a bundle
+ *   of s tasks that lands on (leave) or leaves (join) a worker whose total was level makes it shed or
+ *   regain about s − 1 unkeyed tasks, which a plan with total max − min ≤ 1 cannot avoid;
  * - deterministic: ties are broken by FNV-1a hashes of names, never by name order or `Math.random`; the
  *   result does not depend on the order of `workers`, `tasks` or `current`.
  *
@@ -26,6 +37,7 @@ import { PlannerInputError } from './errors.js';
 import { solveExtras } from './planner/extras.js';
 import { compareStrings, fnv1a, mix } from './planner/hash.js';
 import { type Bundle, planBundles } from './planner/keyed.js';
+import { extraBounds } from './planner/levels.js';
 import { compareIds, moveWorstToEnd, sortByHash, sortByPriorityThenId, spread } from './planner/order.js';
 import type { Task } from './task.js';
 
@@ -70,7 +82,7 @@ export interface RebalanceStats {
   orphans: number;
   /** Moves of unkeyed tasks (always equal to `unkeyedLowerBound`). */
   unkeyedMoves: number;
-  /** Minimum moves of unkeyed tasks over every balanced plan. */
+  /** Minimum moves of unkeyed tasks over every balanced plan (given the keyed placement, see `rebalance`). */
   unkeyedLowerBound: number;
   /** Moves of keyed tasks. */
   keyedMoves: number;
@@ -80,7 +92,7 @@ export interface RebalanceStats {
   load: Map<string, number>;
   /** max − min of the total target load over online workers. */
   maxMinTotal: number;
-  /** max − min of the unkeyed target load over online workers. */
+  /** max − min of the unkeyed target load over online workers (≤ 1 without keyed tasks). */
   maxMinUnkeyed: number;
   /** Largest max − min, over groups, of the unkeyed tasks of that group. */
   worstMaxMinPerGroup: number;
@@ -97,8 +109,10 @@ export interface RebalanceResult {
   /** Tasks leaving a live worker for another one. */
   moves: number;
   /**
-   * Least possible moves for this input: exact for unkeyed tasks, plus the keyed moves that keeping
-   * each key's tasks together forces. Computed from the quotas, independently of the diff.
+   * Least possible moves for this input: exact for unkeyed tasks (the least over every quota the plan
+   * could have chosen: per-group balanced and, with keys, within the level bounds around the keyed
+   * placement), plus the keyed moves that keeping each key's tasks together forces. Computed from the
+   * quotas and the held counts, independently of the diff.
    */
   lowerBound: number;
   stats: RebalanceStats;
@@ -211,9 +225,8 @@ export function rebalance(input: RebalanceInput): RebalanceResult {
     list.push(i);
   }
   if (W > 0) {
-    const unkeyed = planUnkeyed(W, groupOf, tasks, prio, holder, final, workerHash);
-    unkeyedLowerBound = unkeyed.lowerBound;
-    worstMaxMin = unkeyed.worstMaxMin;
+    // keyed bundles first; the unkeyed extras then level the totals around them
+    const keyedLoad = new Int32Array(W);
     if (bundleOf.size > 0) {
       const bundles: Bundle[] = [];
       for (const [key, list] of bundleOf) bundles.push({ tasks: list, hash: fnv1a(key) });
@@ -221,8 +234,15 @@ export function rebalance(input: RebalanceInput): RebalanceResult {
       for (const bundle of bundles) bundle.tasks.sort((x, y) => compareIds(tasks, x, y));
       const keyed = planBundles(W, bundles, holder, workerHash);
       keyedForcedMoves = keyed.forcedMoves;
-      for (let i = 0; i < bundles.length; i++) for (const t of bundles[i].tasks) final[t] = keyed.owner[i];
+      for (let i = 0; i < bundles.length; i++) {
+        const w = keyed.owner[i];
+        keyedLoad[w] += bundles[i].tasks.length;
+        for (const t of bundles[i].tasks) final[t] = w;
+      }
     }
+    const unkeyed = planUnkeyed(W, groupOf, tasks, prio, holder, final, workerHash, keyedLoad);
+    unkeyedLowerBound = unkeyed.lowerBound;
+    worstMaxMin = unkeyed.worstMaxMin;
   }
 
   // diff
@@ -307,6 +327,7 @@ function planUnkeyed(
   holder: Int32Array,
   final: Int32Array,
   workerHash: Uint32Array,
+  keyedLoad: Int32Array,
 ): { lowerBound: number; worstMaxMin: number } {
   const groups = [...groupOf.keys()].map((name) => ({ name, hash: fnv1a(name) }));
   groups.sort((x, y) => x.hash - y.hash || (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
@@ -333,7 +354,13 @@ function planUnkeyed(
     cells.sort((x, y) => mix(workerHash[x], gh) - mix(workerHash[y], gh) || x - y);
     good.push(need[g] > 0 ? cells : []);
   }
-  const extras = solveExtras({ workers: W, need, good });
+  // per-worker bounds on the extras that level keyed + unkeyed totals (lo = a, hi = a or a + 1 when every
+  // keyed load is the same, in particular without keys)
+  let F = 0;
+  for (let g = 0; g < G; g++) F += Math.floor(groupOf.get(groups[g].name)!.length / W);
+  const base = new Float64Array(W);
+  for (let w = 0; w < W; w++) base[w] = keyedLoad[w] + F;
+  const extras = solveExtras({ workers: W, need, good, bounds: extraBounds(base, need) });
 
   // place the tasks of each group on its quotas
   let lowerBound = 0;

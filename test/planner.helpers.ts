@@ -108,10 +108,14 @@ export function checkPlan(input: RebalanceInput, result: RebalanceResult): void 
       }
       m.set(w, m.get(w)! + 1);
     }
-    assert.ok(
-      spread([...unkeyedLoad.values()]) <= 1,
-      `unkeyed total spread ${spread([...unkeyedLoad.values()])}`,
-    );
+    // without keys the unkeyed load is the total: max − min ≤ 1; with keys the unkeyed extras lean
+    // toward the workers with less keyed load (see checkLevels), so only per-group balance is exact
+    if (K === 0) {
+      assert.ok(
+        spread([...unkeyedLoad.values()]) <= 1,
+        `unkeyed total spread ${spread([...unkeyedLoad.values()])}`,
+      );
+    }
     for (const [g, m] of perGroup) assert.ok(spread([...m.values()]) <= 1, `group ${g} spread`);
     // keyed: one worker per key, bounded load
     const keyedLoad = new Map(workers.map((w) => [w, 0]));
@@ -135,6 +139,12 @@ export function checkPlan(input: RebalanceInput, result: RebalanceResult): void 
         keyedLoad.get(w)! <= cap - 1 + largest.get(w)!,
         `keyed load ${keyedLoad.get(w)} of ${w} above ⌈K/W⌉ − 1 + largest bundle = ${cap - 1 + largest.get(w)!}`,
       );
+    }
+    // total load: never above ⌈T/W⌉ + S (S the largest bundle; planner/levels.ts)
+    const T = tasks.length;
+    for (const w of workers) {
+      const total = keyedLoad.get(w)! + unkeyedLoad.get(w)!;
+      assert.ok(total <= Math.ceil(T / W) + S, `total ${total} of ${w} above ⌈T/W⌉ + S`);
     }
     // stats agree
     assert.equal(result.stats.maxMinUnkeyed, spread([...unkeyedLoad.values()]));
@@ -288,4 +298,104 @@ export function shape(result: RebalanceResult): Record<string, string[]> {
     out[w] = ts.map((t) => t.id).sort();
   }
   return out;
+}
+
+/**
+ * The balance of totals with keys, by enumeration (small inputs only; no task held by two live workers).
+ * Given the keyed loads k_w of `result`, base_w = k_w + F (F = Σ_g ⌊T_g/W⌋) and every per-group-balanced
+ * choice of the unkeyed extras (r_g = T_g mod W units of group g on distinct workers, e_w per worker):
+ * - M* = the least, over all choices, of the highest total reached by a worker that takes an extra;
+ * - with hi_w = clamp(M* − base_w, 0, #groups with extras), the level of a choice under hi is the lowest
+ *   total among workers below their hi; m* = the highest level (at most M*);
+ * - the quota set: the choices with lo_w ≤ e_w ≤ hi_w, lo_w = clamp(m* − base_w, 0, hi_w); minMoves = the
+ *   least unkeyed moves over it;
+ * - leveled: whether some choice makes every total L or L + 1.
+ * Asserts the plan meets them: its receivers end ≤ M*, its level is ≥ m*, its unkeyed moves and lower
+ * bound equal minMoves, and it is leveled when some choice is. Returns what it found.
+ */
+export function checkLevels(
+  input: RebalanceInput,
+  result: RebalanceResult,
+): { M: number; m: number; leveled: boolean; minMoves: number } {
+  const W = input.workers.length;
+  const wi = new Map(input.workers.map((w, i) => [w, i]));
+  const where = new Map<string, number>();
+  for (const [w, ts] of result.target) for (const t of ts) where.set(t.id, wi.get(w)!);
+  const holder = new Map<string, number>();
+  for (const [w, ids] of entries(input.current)) {
+    const i = wi.get(w);
+    if (i !== undefined) for (const id of ids) holder.set(id, i);
+  }
+  const keyed = new Array(W).fill(0);
+  const groups = new Map<string, string[]>();
+  for (const t of input.tasks) {
+    if (t.key) {
+      keyed[where.get(t.id)!]++;
+      continue;
+    }
+    const g = t.group ?? '';
+    groups.set(g, [...(groups.get(g) ?? []), t.id]);
+  }
+  const gs = [...groups.values()];
+  const f = gs.map((ids) => Math.floor(ids.length / W));
+  const r = gs.map((ids) => ids.length % W);
+  const F = f.reduce((x, y) => x + y, 0);
+  const cap = r.filter((x) => x > 0).length;
+  const base = keyed.map((k) => k + F);
+  const held = gs.map((ids) => {
+    const h = new Array(W).fill(0);
+    for (const id of ids) if (holder.has(id)) h[holder.get(id)!]++;
+    return h;
+  });
+  // every choice: e per worker and its unkeyed moves
+  const choices: { e: number[]; moves: number }[] = [];
+  const e = new Array(W).fill(0);
+  const rec = (g: number, moves: number) => {
+    if (g === gs.length) {
+      choices.push({ e: [...e], moves });
+      return;
+    }
+    for (const subset of subsets(W, r[g])) {
+      let c = moves;
+      for (let w = 0; w < W; w++) c += Math.max(0, held[g][w] - f[g] - (subset.includes(w) ? 1 : 0));
+      for (const w of subset) e[w]++;
+      rec(g + 1, c);
+      for (const w of subset) e[w]--;
+    }
+  };
+  rec(0, 0);
+  const top = (x: number[]) =>
+    Math.max(Number.NEGATIVE_INFINITY, ...x.flatMap((v, w) => (v > 0 ? [base[w] + v] : [])));
+  const M = Math.min(...choices.map((c) => top(c.e)));
+  const hi = base.map((b) => Math.max(0, Math.min(cap, M - b)));
+  const levelOf = (x: number[]) => Math.min(M, ...x.flatMap((v, w) => (v < hi[w] ? [base[w] + v] : [])));
+  const under = choices.filter((c) => c.e.every((v, w) => v <= hi[w]));
+  const m = Math.max(...under.map((c) => levelOf(c.e)));
+  const lo = base.map((b, w) => Math.max(0, Math.min(m - b, hi[w])));
+  const quota = under.filter((c) => c.e.every((v, w) => v >= lo[w]));
+  const minMoves = Math.min(...quota.map((c) => c.moves));
+  const leveled = choices.some((c) => spread(c.e.map((v, w) => base[w] + v)) <= 1);
+
+  // the plan's own choice
+  const ours = new Array(W).fill(0);
+  const names = [...groups.keys()];
+  for (let g = 0; g < gs.length; g++) {
+    const count = new Array(W).fill(0);
+    for (const id of gs[g]) count[where.get(id)!]++;
+    for (let w = 0; w < W; w++) if (count[w] > f[g]) ours[w]++;
+    assert.equal(count.filter((c) => c > f[g]).length, r[g], `group ${names[g]}: r_g extras`);
+  }
+  const totals = ours.map((v, w) => base[w] + v);
+  if (R(r) > 0) {
+    assert.ok(top(ours) <= M, `a receiver ends at ${top(ours)} > M* = ${M} (totals ${totals})`);
+    assert.ok(levelOf(ours) >= m, `level ${levelOf(ours)} < m* = ${m} (totals ${totals})`);
+  }
+  if (leveled) assert.ok(spread(totals) <= 1, `totals ${totals} not leveled though some choice is`);
+  assert.equal(result.stats.unkeyedMoves, minMoves, 'unkeyed moves = least over the quota set');
+  assert.equal(result.stats.unkeyedLowerBound, minMoves, 'unkeyed lower bound = least over the quota set');
+  return { M, m, leveled, minMoves };
+}
+
+function R(r: number[]): number {
+  return r.reduce((x, y) => x + y, 0);
 }

@@ -2,19 +2,33 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { solveExtras } from '../src/planner/extras.js';
+import { extraBounds } from '../src/planner/levels.js';
 import { type RebalanceInput, rebalance } from '../src/planner.js';
 import type { Task } from '../src/task.js';
-import { bruteForceLowerBound, checkPlan, currentOf, shape, subsets } from './planner.helpers.js';
+import {
+  bruteForceLowerBound,
+  checkLevels,
+  checkPlan,
+  currentOf,
+  shape,
+  subsets,
+} from './planner.helpers.js';
 
 /** Random planner inputs: workers (some dead in `current`), tasks with groups/keys, a messy current. */
-function inputArb(opts: { maxTasks: number; maxWorkers: number; keyed: boolean; duplicates?: boolean }) {
+function inputArb(opts: {
+  maxTasks: number;
+  maxWorkers: number;
+  keyed: boolean;
+  duplicates?: boolean;
+  maxGroups?: number;
+}) {
   return fc
     .record({
       workers: fc.integer({ min: 0, max: opts.maxWorkers }),
       dead: fc.integer({ min: 0, max: 3 }),
       tasks: fc.array(
         fc.record({
-          group: fc.integer({ min: 0, max: 4 }),
+          group: fc.integer({ min: 0, max: opts.maxGroups ?? 4 }),
           key: opts.keyed ? fc.option(fc.integer({ min: 0, max: 6 }), { freq: 2 }) : fc.constant(null),
           priority: fc.integer({ min: 0, max: 3 }),
         }),
@@ -94,6 +108,23 @@ describe('planner properties', () => {
       }),
       { numRuns: 400 },
     );
+  });
+
+  it('with keys, totals are as level as the groups allow: receivers ≤ M*, level ≥ m*, leveled when possible, moves = least over the quotas (brute force)', () => {
+    let leveledCases = 0;
+    let skewed = 0;
+    fc.assert(
+      fc.property(inputArb({ maxTasks: 16, maxWorkers: 4, keyed: true, maxGroups: 2 }), (input) => {
+        const result = rebalance(input);
+        checkPlan(input, result);
+        if (input.workers.length === 0) return;
+        const found = checkLevels(input, result);
+        if (found.leveled) leveledCases++;
+        if (result.stats.maxMinUnkeyed > 1) skewed++;
+      }),
+      { numRuns: 500 },
+    );
+    assert.ok(leveledCases > 100 && skewed > 10, `leveled ${leveledCases}, unkeyed skewed ${skewed}`);
   });
 
   it('a re-plan of its own output moves nothing and writes nothing', () => {
@@ -238,6 +269,81 @@ describe('the quota solver (extra units per group × worker)', () => {
         });
         for (const e of extra) assert.ok(e === a || e === a + 1, `worker extras ${extra}`);
         assert.equal(score, bruteForce(W, need, good));
+      }),
+      { numRuns: 1500 },
+    );
+  });
+
+  it('extraBounds: M* and m* as by brute force; the flow under [lo, hi] keeps the most (brute force)', () => {
+    const arb = fc.integer({ min: 1, max: 5 }).chain((W) =>
+      fc.record({
+        base: fc.array(fc.integer({ min: 0, max: 6 }), { minLength: W, maxLength: W }),
+        need: fc.array(fc.integer({ min: 0, max: W - 1 }), { minLength: 1, maxLength: 4 }),
+        good: fc.array(fc.uniqueArray(fc.integer({ min: 0, max: W - 1 }), { maxLength: W }), {
+          minLength: 4,
+          maxLength: 4,
+        }),
+      }),
+    );
+    fc.assert(
+      fc.property(arb, ({ base, need, good: good4 }) => {
+        const good = need.map((_, g) => good4[g]);
+        const W = base.length;
+        const { lo, hi } = extraBounds(base, need);
+        const R = need.reduce((x, y) => x + y, 0);
+        const cap = need.filter((r) => r > 0).length;
+        // every e vector a per-group-balanced placement can give
+        const vectors: number[][] = [];
+        const scores: number[] = []; // extras on good pairs
+        const e = new Array(W).fill(0);
+        const rec = (g: number, score: number) => {
+          if (g === need.length) {
+            vectors.push([...e]);
+            scores.push(score);
+            return;
+          }
+          for (const subset of subsets(W, need[g])) {
+            for (const w of subset) e[w]++;
+            rec(g + 1, score + subset.filter((w) => good[g].includes(w)).length);
+            for (const w of subset) e[w]--;
+          }
+        };
+        rec(0, 0);
+        if (R === 0) {
+          assert.deepEqual([...lo, ...hi], new Array(2 * W).fill(0));
+          return;
+        }
+        const top = (x: number[]) => Math.max(...x.flatMap((v, w) => (v > 0 ? [base[w] + v] : [])));
+        const M = Math.min(...vectors.map(top));
+        assert.deepEqual(
+          [...hi],
+          base.map((b) => Math.max(0, Math.min(cap, M - b))),
+          'hi = hi(M*)',
+        );
+        const under = vectors.filter((x) => x.every((v, w) => v <= hi[w]));
+        const level = (x: number[]) => Math.min(M, ...x.flatMap((v, w) => (v < hi[w] ? [base[w] + v] : [])));
+        const m = Math.max(...under.map(level));
+        assert.deepEqual(
+          [...lo],
+          base.map((b, w) => Math.max(0, Math.min(m - b, hi[w]))),
+          'lo = lo(m*)',
+        );
+        assert.ok(
+          under.some((x) => x.every((v, w) => v >= lo[w])),
+          'some placement fits [lo, hi]',
+        );
+        // and the flow finds the one with the most extras on good pairs
+        const out = solveExtras({ workers: W, need, good, bounds: { lo, hi } });
+        const got = new Array(W).fill(0);
+        let score = 0;
+        out.forEach((ws, g) => {
+          assert.equal(new Set(ws).size, need[g]);
+          for (const w of ws) got[w]++;
+          score += ws.filter((w) => good[g].includes(w)).length;
+        });
+        const fits = (x: number[]) => x.every((v, w) => v >= lo[w] && v <= hi[w]);
+        assert.equal(score, Math.max(...scores.filter((_, i) => fits(vectors[i]))), 'most on good pairs');
+        assert.ok(fits(got), `e ${got} in [${[...lo]}, ${[...hi]}]`);
       }),
       { numRuns: 1500 },
     );

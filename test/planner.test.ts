@@ -166,6 +166,45 @@ describe('planner scenarios', () => {
     assert.ok(joined.target.get('new')!.length > 0);
   });
 
+  it('join with keyed bundles: total balance as tight as bundles allow', () => {
+    // four workers each hold one 2-task options bundle plus spot and futures tasks; w5 joins. Keyed loads
+    // stay 2/2/2/2/0, so the unkeyed extras lean to w5: 5/5/5/5/4, not 6/5/5/5/3, every group within 1
+    const coins = ['avax', 'btc', 'eth', 'link', 'sol', 'dot', 'xrp', 'ada', 'doge'];
+    const spot = coins.map((c) => ({ id: `spot-${c}`, group: 'spot', priority: 10 }));
+    const fut = ['dot', 'doge', 'sol', 'ada', 'btc', 'eth', 'xrp'].map((c) => ({
+      id: `fut-${c}`,
+      group: 'futures',
+      priority: 5,
+    }));
+    const opt = ['eth', 'xrp', 'btc', 'sol'].flatMap((c) => [
+      { id: `${c}-call`, group: 'options', key: c, priority: 1 },
+      { id: `${c}-put`, group: 'options', key: c, priority: 1 },
+    ]);
+    const tasks: Task[] = [...spot, ...fut, ...opt];
+    const current = {
+      w1: ['spot-avax', 'spot-btc', 'spot-eth', 'fut-dot', 'eth-call', 'eth-put'],
+      w2: ['spot-link', 'spot-sol', 'fut-doge', 'fut-sol', 'xrp-call', 'xrp-put'],
+      w3: ['spot-dot', 'spot-xrp', 'fut-ada', 'fut-btc', 'btc-call', 'btc-put'],
+      w4: ['spot-ada', 'spot-doge', 'fut-eth', 'fut-xrp', 'sol-call', 'sol-put'],
+    };
+    const workers = ['w1', 'w2', 'w3', 'w4', 'w5'];
+    const r = plan({ workers, tasks, current });
+    assert.deepEqual(
+      loads(r).sort((x, y) => x - y),
+      [4, 5, 5, 5, 5],
+    );
+    assert.equal(r.stats.maxMinTotal, 1);
+    assert.equal(r.stats.worstMaxMinPerGroup, 1);
+    assert.equal(r.target.get('w5')!.length, 4); // ⌊24/5⌋: what any join must move at least
+    assert.equal(r.moves, 4);
+    assert.equal(r.moves, r.lowerBound);
+    assert.equal(r.stats.keyedMoves, 0);
+    for (const w of ['w1', 'w2', 'w3', 'w4']) assert.ok(r.target.get(w)!.some((t) => t.key));
+    const again = plan({ workers, tasks, current: currentOf(r) });
+    assert.equal(again.moves, 0);
+    assert.deepEqual(again.assign, []);
+  });
+
   it('keyed tasks: same key on one worker, re-plans stable, split keys are reunited', () => {
     const tasks: Task[] = Array.from({ length: 120 }, (_, i) => ({ id: `t${i}`, key: `k${i % 40}` }));
     const workers = workersOf(5);

@@ -5,10 +5,11 @@ const INF = Number.POSITIVE_INFINITY;
 /**
  * Step 1 of {@link solveExtras}, second half: Dinic's maximum flow over the good pairs only, started from
  * the flow already in `r` (the greedy pass), written back into `r`. Nodes: s, groups, workers, the hub h
- * (the (a+1)-th slots), t; edges s → g (r_g), g → w for good pairs (1), w → t (a), w → h (1), h → t (b).
+ * (the optional slots), t; edges s → g (r_g), g → w for good pairs (1), w → t (lo_w), w → h (hi_w − lo_w),
+ * h → t (R − Σ lo).
  */
 export function dinic(r: Residual): void {
-  const { W, a, b, need, fill, reg, hub, goodOff, goodW, goodUsed } = r;
+  const { W, regCap, hubCap, hubTotal, need, fill, reg, hub, goodOff, goodW, goodUsed } = r;
   const G = need.length;
   const S = 0;
   const H = G + W + 1;
@@ -36,10 +37,10 @@ export function dinic(r: Residual): void {
   const wt = new Int32Array(W).fill(-1);
   const wh = new Int32Array(W).fill(-1);
   let ht = -1;
-  if (b > 0) ht = add(H, T, b, r.hubUsed);
+  if (hubTotal > 0) ht = add(H, T, hubTotal, r.hubUsed);
   for (let w = W - 1; w >= 0; w--) {
-    if (b > 0) wh[w] = add(1 + G + w, H, 1, hub[w]);
-    if (a > 0) wt[w] = add(1 + G + w, T, a, reg[w]);
+    if (hubTotal > 0 && hubCap[w] > 0) wh[w] = add(1 + G + w, H, hubCap[w], hub[w]);
+    if (regCap[w] > 0) wt[w] = add(1 + G + w, T, regCap[w], reg[w]);
   }
   const edgeOf = new Int32Array(pairs).fill(-1);
   for (let g = G - 1; g >= 0; g--) {
@@ -112,8 +113,8 @@ export function dinic(r: Residual): void {
   }
   r.missing = missing;
   for (let w = 0; w < W; w++) {
-    if (wt[w] >= 0) reg[w] = a - cap[wt[w]];
-    if (wh[w] >= 0) hub[w] = 1 - cap[wh[w]];
+    if (wt[w] >= 0) reg[w] = regCap[w] - cap[wt[w]];
+    if (wh[w] >= 0) hub[w] = hubCap[w] - cap[wh[w]];
   }
-  if (ht >= 0) r.hubUsed = b - cap[ht];
+  if (ht >= 0) r.hubUsed = hubTotal - cap[ht];
 }

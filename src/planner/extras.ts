@@ -1,4 +1,5 @@
 import { dinic } from './dinic.js';
+import { slotCapacities } from './levels.js';
 import { PairSet } from './pairset.js';
 
 /**
@@ -8,23 +9,26 @@ import { PairSet } from './pairset.js';
  * W workers, groups g with T_g unkeyed tasks. Write T_g = f_g·W + r_g (0 ≤ r_g < W). A plan balanced per
  * group gives worker w either f_g or f_g + 1 tasks of g: q[w][g] = f_g + x[g][w] with x ∈ {0,1} and
  * Σ_w x[g][w] = r_g (the r_g "extra units" of g land on distinct workers). Write R = Σ_g r_g = a·W + b
- * (0 ≤ b < W). Since Σ_g q[w][g] = Σ_g f_g + e_w with e_w = Σ_g x[g][w], total balance (max − min ≤ 1)
- * holds iff every e_w ∈ {a, a + 1}, i.e. exactly b workers take a + 1 extras.
+ * (0 ≤ b < W). Worker w takes e_w = Σ_g x[g][w] extras, and its unkeyed load is Σ_g f_g + e_w.
+ * The caller bounds them: lo_w ≤ e_w ≤ hi_w. Without keys (or with equal keyed loads) lo = a and hi = a + 1
+ * (hi = a when b = 0): total balance (max − min ≤ 1) holds iff every e_w ∈ {a, a + 1}, i.e. exactly b
+ * workers take a + 1. With unequal keyed loads `levels.ts` widens them so the totals level out.
  *
  * A worker holding h = held[w][g] tasks of g keeps min(h, q) of them; the rest must move. So moves =
  * Σ max(0, h − q), and minimising moves means maximising Σ min(h, q) = Σ min(h, f_g) + #{extras placed on a
  * "good" cell}, where a cell (g, w) is good iff h > f_g (only there does the extra unit keep a task).
- * The problem is therefore: choose x (row sums r_g, column sums in {a, a + 1}) maximising the number of
+ * The problem is therefore: choose x (row sums r_g, column sums in [lo_w, hi_w]) maximising the number of
  * extras on good cells.
  *
  * ## Flow model
- * s → g (capacity r_g), g → w (capacity 1, one per pair), w → t (capacity a), w → h (capacity 1),
- * h → t (capacity b). Total capacity into t is a·W + b = R = capacity out of s, so a flow of value R
- * saturates every w → t and h → t edge: every worker takes a extras plus at most one more, and exactly b
- * take one more. Integral flows of value R are exactly the feasible x (a value-R flow always exists: lay
- * the extras of the groups one after another round-robin over the workers; as r_g < W, a group never
- * hits a worker twice). Give g → w cost 1 when the cell is NOT good, 0 when good; a min-cost flow of
- * value R is then an optimal x, and its cost is the number of extras on cells that keep nothing.
+ * s → g (capacity r_g), g → w (capacity 1, one per pair), w → t (capacity lo_w), w → h (capacity
+ * hi_w − lo_w), h → t (capacity R − Σ lo). Total capacity into t is R = capacity out of s, so a flow of
+ * value R saturates every w → t and h → t edge: every worker takes lo_w extras plus up to hi_w − lo_w more,
+ * R in all. Integral flows of value R are exactly the feasible x. A value-R flow exists whenever some x
+ * fits the bounds: for a, a + 1 lay the extras of the groups one after another round-robin over the
+ * workers (as r_g < W, a group never hits a worker twice); `levels.ts` proves it for its bounds. Give
+ * g → w cost 1 when the cell is NOT good, 0 when good; a min-cost flow of value R is then an optimal x,
+ * and its cost is the number of extras on cells that keep nothing.
  *
  * ## Algorithm (successive shortest paths, started from a maximum good-only flow)
  * 1. Max flow using only the good cells: a greedy pass in rounds (one unit per group per round), then
@@ -47,7 +51,8 @@ import { PairSet } from './pairset.js';
  *       residual edge has reduced cost ≥ 0 and a tight path has reduced cost 0, so each such path is a
  *       shortest one, and reverses of tight edges are tight, so d stays a valid potential.
  *    The final flow has value R and minimum cost: it maximises the extras on good cells, i.e. it
- *    minimises moves over all per-group- and total-balanced quota assignments. ∎
+ *    minimises moves over all per-group-balanced quota assignments within the bounds (for a, a + 1: all
+ *    per-group- and total-balanced ones). ∎
  *
  * Cost: Dinic on O(#held cells) edges; the direct fill is O(R + #cells + W) amortised; each search in 2b
  * is O(#groups + W + R) using per-distance buckets of unreached workers (a group scans only workers still
@@ -63,6 +68,12 @@ export interface ExtrasProblem {
   need: ArrayLike<number>;
   /** Per group, its good workers (held > f_g), in the order to prefer them. */
   good: ArrayLike<number>[];
+  /**
+   * Per worker, the least and the most extra units it takes (lo_w ≤ e_w ≤ hi_w, Σ lo ≤ R ≤ Σ hi, and
+   * some placement must fit them: `levels.ts` computes such bounds). Default: lo = a, hi = a + 1 (a when
+   * W divides R), the per-group- and total-balanced quotas.
+   */
+  bounds?: { lo: ArrayLike<number>; hi: ArrayLike<number> };
 }
 
 /** Per group, the workers that receive one of its extra units (in no particular order). */
@@ -77,7 +88,8 @@ export function solveExtras(p: ExtrasProblem): ExtrasSolution {
     if (!(r >= 0 && r < W)) throw new RangeError(`extras: need ${r} of group ${g} not in [0, ${W})`);
     R += r;
   }
-  const state = new Residual(W, p.need, p.good, Math.floor(R / W), R % W);
+  const { regCap, hubCap, hubTotal } = slotCapacities(W, R, p.bounds);
+  const state = new Residual(W, p.need, p.good, regCap, hubCap, hubTotal);
   if (R === 0) return state.result();
   state.goodFlow();
   if (state.missing > 0) state.directFill();
@@ -106,10 +118,11 @@ export class Residual {
   private byWorkerCache: Set<number>[] | undefined;
   /** Units of g placed so far. */
   readonly fill: Int32Array;
-  /** Units of w on its a regular slots. */
+  /** Units of w on its lo_w regular slots (edge w → t). */
   readonly reg: Int32Array;
-  /** 1 when w uses its (a+1)-th slot. */
-  readonly hub: Uint8Array;
+  /** Units of w on its hi_w − lo_w optional slots (edge w → h). */
+  readonly hub: Int32Array;
+  /** Units through h → t (capacity R − Σ lo). */
   hubUsed = 0;
   missing: number;
 
@@ -117,8 +130,12 @@ export class Residual {
     readonly W: number,
     readonly need: ArrayLike<number>,
     good: ArrayLike<number>[],
-    readonly a: number,
-    readonly b: number,
+    /** lo_w: the capacity of w → t. */
+    readonly regCap: Int32Array,
+    /** hi_w − lo_w: the capacity of w → h. */
+    readonly hubCap: Int32Array,
+    /** R − Σ lo: the capacity of h → t. */
+    readonly hubTotal: number,
   ) {
     const G = need.length;
     this.goodOff = new Int32Array(G + 1);
@@ -133,7 +150,7 @@ export class Residual {
     this.goodUsed = new Uint8Array(n);
     this.fill = new Int32Array(G);
     this.reg = new Int32Array(W);
-    this.hub = new Uint8Array(W);
+    this.hub = new Int32Array(W);
     let R = 0;
     for (let g = 0; g < G; g++) R += need[g];
     this.missing = R;
@@ -177,14 +194,15 @@ export class Residual {
   }
 
   private capacity(w: number): number {
-    return this.a - this.reg[w] + (this.hub[w] === 0 && this.hubUsed < this.b ? 1 : 0);
+    const spare = this.hubTotal - this.hubUsed;
+    return this.regCap[w] - this.reg[w] + (spare > 0 ? Math.min(this.hubCap[w] - this.hub[w], spare) : 0);
   }
 
   /** Uses one slot of worker w (a regular one first); false when it has none left. */
   private useSlot(w: number): boolean {
-    if (this.reg[w] < this.a) this.reg[w]++;
-    else if (this.hub[w] === 0 && this.hubUsed < this.b) {
-      this.hub[w] = 1;
+    if (this.reg[w] < this.regCap[w]) this.reg[w]++;
+    else if (this.hub[w] < this.hubCap[w] && this.hubUsed < this.hubTotal) {
+      this.hub[w]++;
       this.hubUsed++;
     } else return false;
     return true;
@@ -274,7 +292,7 @@ export class Residual {
    * unreachable.
    */
   phase(): boolean {
-    const { W, a, b, need, fill, goodOff, goodW, goodSet, byWorker, reg, hub } = this;
+    const { W, regCap, hubCap, hubTotal, need, fill, goodOff, goodW, goodSet, byWorker, reg, hub } = this;
     const taken = this.taken!;
     const G = need.length;
     const dg = new Float64Array(G).fill(INF);
@@ -346,14 +364,14 @@ export class Residual {
             push(g);
           }
         }
-        if (reg[w] < a && d < dt) dt = d;
-        if (b > 0 && hub[w] === 0 && d < dh) {
+        if (reg[w] < regCap[w] && d < dt) dt = d;
+        if (hub[w] < hubCap[w] && d < dh) {
           dh = d;
           push(G + W);
         }
       } else {
-        if (this.hubUsed < b && dh < dt) dt = dh;
-        for (let w = 0; w < W; w++) if (hub[w] === 1) relaxW(w, dh);
+        if (this.hubUsed < hubTotal && dh < dt) dt = dh;
+        for (let w = 0; w < W; w++) if (hub[w] > 0) relaxW(w, dh);
       }
     }
     if (dt === INF) return false;
@@ -364,7 +382,7 @@ export class Residual {
 
   /** Breadth-first search for one s–t path of tight edges (labels from {@link phase}); augments it. */
   private augmentTight(dg: Float64Array, dw: Float64Array, dh: number, dt: number): boolean {
-    const { W, a, b, need, fill, goodOff, goodW, goodSet, byWorker, reg, hub } = this;
+    const { W, regCap, hubCap, hubTotal, need, fill, goodOff, goodW, goodSet, byWorker, reg, hub } = this;
     const taken = this.taken!;
     const G = need.length;
     const HUB = -2;
@@ -394,7 +412,7 @@ export class Residual {
     const visitW = (w: number, parent: number): boolean => {
       pw[w] = parent;
       unvisited.get(dw[w])?.delete(w);
-      if (reg[w] < a && dw[w] === dt) {
+      if (reg[w] < regCap[w] && dw[w] === dt) {
         tailWorker = w;
         return true;
       }
@@ -420,9 +438,9 @@ export class Residual {
       } else if (n < G + W) {
         const w = n - G;
         const d = dw[w];
-        if (b > 0 && hub[w] === 0 && ph === -3 && dh === d) {
+        if (hub[w] < hubCap[w] && ph === -3 && dh === d) {
           ph = w;
-          if (this.hubUsed < b && dh === dt) {
+          if (this.hubUsed < hubTotal && dh === dt) {
             tailWorker = HUB;
             break;
           }
@@ -437,7 +455,7 @@ export class Residual {
         }
       } else {
         for (let w = 0; w < W; w++) {
-          if (hub[w] === 1 && pw[w] === -3 && dw[w] === dh && visitW(w, HUB)) break search;
+          if (hub[w] > 0 && pw[w] === -3 && dw[w] === dh && visitW(w, HUB)) break search;
         }
       }
     }
@@ -447,7 +465,7 @@ export class Residual {
     if (tailWorker === HUB) {
       this.hubUsed++;
       w = ph;
-      hub[w] = 1;
+      hub[w]++;
     } else {
       w = tailWorker;
       reg[w]++;
@@ -455,9 +473,9 @@ export class Residual {
     for (;;) {
       const p = pw[w];
       if (p === HUB) {
-        hub[w] = 0;
+        hub[w]--;
         w = ph;
-        hub[w] = 1;
+        hub[w]++;
         continue;
       }
       const g = p;
