@@ -318,8 +318,7 @@ export class Worker extends TypedEmitter<WorkerEvents> {
       if (signal.aborted) break;
       try {
         await this.connect(false);
-        // Otherwise the watch, still catching up, reconciles; starting now would run revoked tasks.
-        if (await this.dropRevokedWhileAway()) this.reconcile();
+        if (this.session && (await this.dropRevokedWhileAway(this.session))) this.reconcile();
       } catch (err) {
         if (!signal.aborted) this.log.error({ err }, 're-registration failed');
       }
@@ -332,15 +331,21 @@ export class Worker extends TypedEmitter<WorkerEvents> {
    * meanwhile are still in it until the watch catches up. Drops them (true), so that re-registering does not
    * start a task that is no longer this worker's.
    */
-  private async dropRevokedWhileAway(): Promise<boolean> {
-    try {
-      const now = await this.tasks();
-      for (const id of [...this.assigned.keys()]) if (!now.has(id)) this.onDelete(id);
-      return true;
-    } catch (err) {
-      this.log.warn({ err }, 'reading the assignment after re-registration failed');
-      return false;
+  private async dropRevokedWhileAway(session: Session): Promise<boolean> {
+    let backoff = 200;
+    while (!session.signal.aborted && !this.stopping) {
+      try {
+        const now = await this.tasks();
+        for (const id of [...this.assigned.keys()]) if (!now.has(id)) this.onDelete(id);
+        return true;
+      } catch (err) {
+        // Nothing may come through the watch to reconcile later: keep trying while this session lives.
+        this.log.warn({ err }, 'reading the assignment after re-registration failed; retrying');
+        await sleep(this.clock, backoff, session.signal).catch(() => undefined);
+        backoff = Math.min(backoff * 2, 2_000);
+      }
     }
+    return false;
   }
 
   private async startupBarrier(signal: AbortSignal): Promise<void> {
