@@ -34,8 +34,14 @@ export class TaskRunner {
   /** The run handler has been called and has not settled. */
   running = false;
   readonly done: Promise<void>;
-  private readonly controller = new AbortController();
-  private attempt?: AbortController;
+  /** Why the runner stops, once `stop()` was called. */
+  private stopped?: Error;
+  /**
+   * The one controller alive at a time: of the claim phase, then of each run attempt or backoff. `stop()`
+   * aborts it; `replace()` aborts it only during a run. One per runner keeps 10k runs cheap.
+   */
+  private phase = new AbortController();
+  private phaseIsRun = false;
   private release = true;
 
   constructor(private readonly d: RunnerDeps) {
@@ -48,44 +54,54 @@ export class TaskRunner {
   /** Aborts the run; the claim is released after it settled unless `releaseClaim` is false (lease lost). */
   stop(reason: string, options: { releaseClaim?: boolean } = {}): void {
     if (options.releaseClaim === false) this.release = false;
-    if (!this.controller.signal.aborted) this.controller.abort(new Error(`task ${this.task.id}: ${reason}`));
+    if (this.stopped) return;
+    this.stopped = new Error(`task ${this.task.id}: ${reason}`);
+    this.phase.abort(this.stopped);
   }
 
   /** The task's value changed: stop the current attempt and run the new value at once, keeping the claim. */
   replace(task: Task): void {
     this.task = task;
-    this.attempt?.abort(new Error(`task ${task.id}: value changed`));
+    if (this.phaseIsRun) this.phase.abort(new Error(`task ${task.id}: value changed`));
+  }
+
+  /** The signal of the next phase: the current controller while unused and unaborted, else a new one. */
+  private nextPhase(run: boolean): AbortSignal {
+    if (this.phase.signal.aborted || this.phaseIsRun) {
+      this.phase = new AbortController();
+      if (this.stopped) this.phase.abort(this.stopped);
+    }
+    this.phaseIsRun = run;
+    return this.phase.signal;
   }
 
   private async main(): Promise<void> {
     const { d } = this;
-    const signal = this.controller.signal;
     let claimed = false;
     try {
       if (d.claimKey) {
         const t0 = d.clock.now();
-        claimed = await this.claim(d.claimKey, signal);
+        claimed = await this.claim(d.claimKey, this.nextPhase(false));
         if (!claimed) return;
         d.metrics.claimWait.observe({ name: d.worker }, (d.clock.now() - t0) / 1000);
       }
       let attempt = 0;
-      while (!signal.aborted) {
+      while (!this.stopped) {
         attempt++;
-        const ac = new AbortController();
-        this.attempt = ac;
+        const signal = this.nextPhase(true);
         const task = this.task;
         this.running = true;
         d.emit('started', { id: task.id, attempt });
         let error: unknown;
         try {
-          await d.run(task, { signal: AbortSignal.any([signal, ac.signal]), worker: d.worker, attempt });
+          await d.run(task, { signal, worker: d.worker, attempt });
         } catch (err) {
           error = err;
         }
         this.running = false;
         d.emit('stopped', { id: task.id, error });
-        if (signal.aborted) break;
-        if (ac.signal.aborted) {
+        if (this.stopped) break;
+        if (signal.aborted) {
           attempt = 0; // replaced by a new value: start it at once
           continue;
         }
@@ -98,7 +114,7 @@ export class TaskRunner {
           { task: task.id, attempt, err: error, delay },
           'run ended while still assigned; restarting',
         );
-        await sleep(d.clock, delay, signal).catch(() => undefined);
+        await sleep(d.clock, delay, this.nextPhase(false)).catch(() => undefined);
       }
     } finally {
       if (claimed && this.release && !d.session.isLost) await this.unclaim(d.claimKey!);
