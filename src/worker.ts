@@ -301,8 +301,13 @@ export class Worker extends TypedEmitter<WorkerEvents> {
       const session = this.session;
       if (!session) break;
       await new Promise<void>((resolve) => {
-        const done = () => resolve();
         if (session.signal.aborted || signal.aborted) return resolve();
+        // Both listeners go when either fires: the stop signal lives as long as the worker.
+        const done = () => {
+          session.signal.removeEventListener('abort', done);
+          signal.removeEventListener('abort', done);
+          resolve();
+        };
         session.signal.addEventListener('abort', done, { once: true });
         signal.addEventListener('abort', done, { once: true });
       });
@@ -595,8 +600,10 @@ export class Worker extends TypedEmitter<WorkerEvents> {
       },
     };
     this.subscribers.add(sub);
-    options.signal?.addEventListener('abort', () => sub.end(), { once: true });
+    const onAbort = () => sub.end();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
     const subscribers = this.subscribers;
+    const signal = options.signal;
     return {
       async *[Symbol.asyncIterator]() {
         try {
@@ -610,6 +617,7 @@ export class Worker extends TypedEmitter<WorkerEvents> {
           }
         } finally {
           subscribers.delete(sub);
+          signal?.removeEventListener('abort', onAbort);
         }
       },
     };
