@@ -16,7 +16,7 @@ export interface TimerHandle {
   readonly __timer: unknown;
 }
 
-/** The process clock: `Date.now()` and Node timers (unref'd so a forgotten timer never holds the process). */
+/** The process clock: `Date.now()` and Node timers (not unref'd: pending timers keep the process alive, so cancel them). */
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout(fn, ms) {

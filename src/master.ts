@@ -17,7 +17,7 @@ import {
 } from './options.js';
 import { rebalance } from './planner.js';
 import { Session } from './session.js';
-import { type Compare, MAX_TXN_OPS, type Op, type Store } from './store/port.js';
+import { type Compare, MAX_REQUEST_BYTES, MAX_TXN_OPS, type Op, type Store } from './store/port.js';
 import { encodeTask, type Task, validateTask } from './task.js';
 import { PrefixWatcher } from './watcher.js';
 
@@ -26,7 +26,7 @@ export interface MasterOptions extends NodeOptions {
   generator: Generator;
   /** Schedule at least this often while leading. @default 60_000 (ms) */
   interval?: number;
-  /** A schedule (generator included) gives up after this long. @default 30_000 (ms) */
+  /** The generator is given this long per schedule (then its signal aborts and the schedule is skipped). @default 30_000 (ms) */
   timeout?: number;
   /** After a worker joins or leaves, wait this long so a burst of changes costs one schedule. @default 2_000 (ms) */
   rebalanceWait?: number;
@@ -66,6 +66,25 @@ interface Term {
   fence: Compare;
   signal: AbortSignal;
   session: Session;
+}
+
+/** Bytes of keys and values per txn: etcd's 1.5 MiB request limit less room for the envelope. */
+const MAX_BATCH_BYTES = MAX_REQUEST_BYTES - 64 * 1024;
+
+const utf8Length = (s: string) => Buffer.byteLength(s, 'utf8');
+const opBytes = (op: Op) => utf8Length(op.key) + (op.type === 'put' ? utf8Length(op.value) : 0) + 16;
+
+/**
+ * The metric label for a schedule reason: a fixed set, so `notifySchedule(reason)` strings chosen by the
+ * application cannot grow the label set without bound.
+ */
+function reasonLabel(reason: string): string {
+  const first = reason.split(',')[0].trim();
+  if (first.startsWith('first schedule')) return 'first schedule';
+  for (const known of ['leader elected', 'workers changed', 'interval', 'retry after error']) {
+    if (first === known) return known;
+  }
+  return 'notified';
 }
 
 /** Delay before a schedule that failed on the store is tried again, in ms. */
@@ -406,6 +425,7 @@ export class Master extends TypedEmitter<MasterEvents> {
     } catch (err) {
       if (err instanceof NotLeaderError) {
         m.fenceRejections.inc({ name: this.name });
+        m.schedules.inc({ name: this.name, reason: reasonLabel(reason), result: 'not_leader' });
         this.log.warn({ reason }, err.message);
         throw err;
       }
@@ -415,11 +435,7 @@ export class Master extends TypedEmitter<MasterEvents> {
       this.log.error({ err, reason }, 'schedule failed');
     }
     report.durationMs = this.clock.now() - started;
-    m.schedules.inc({
-      name: this.name,
-      reason: reason.split(',')[0].replace(/ \(.*\)$/, ''),
-      result: report.result,
-    });
+    m.schedules.inc({ name: this.name, reason: reasonLabel(reason), result: report.result });
     m.scheduleDuration.observe({ name: this.name }, report.durationMs / 1000);
     this.last = report;
     await this.writeStatus(report, term.fence).catch((err: unknown) => {
@@ -533,6 +549,7 @@ export class Master extends TypedEmitter<MasterEvents> {
     const used = new Set<string>();
     const batches: Op[][] = [];
     let batch: Op[] = [];
+    let bytes = 0;
     for (const unit of units) {
       const ops = unit.filter((op) => {
         if (used.has(op.key)) return false;
@@ -540,11 +557,15 @@ export class Master extends TypedEmitter<MasterEvents> {
         return true;
       });
       if (ops.length === 0) continue;
-      if (batch.length + ops.length > MAX_TXN_OPS) {
+      const size = ops.reduce((n, op) => n + opBytes(op), 0);
+      // etcd refuses a txn of more than 128 ops or more than 1.5 MiB: close the batch before either.
+      if (batch.length > 0 && (batch.length + ops.length > MAX_TXN_OPS || bytes + size > MAX_BATCH_BYTES)) {
         batches.push(batch);
         batch = [];
+        bytes = 0;
       }
       batch.push(...ops);
+      bytes += size;
     }
     if (batch.length > 0) batches.push(batch);
     for (const success of batches) {

@@ -76,6 +76,14 @@ export function intOption(name: string, value: unknown, min: number, max = Numbe
   return value;
 }
 
+/** Checks a plain number option (a factor, a ratio) is finite and ≥ min. */
+export function numberOption(name: string, value: unknown, min: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
+    throw new OptionError(`Expected \`${name}\` to be a number ≥ ${min}, got ${describe(value)}`);
+  }
+  return value;
+}
+
 /** Checks a duration option in milliseconds is ≥ min. */
 export function msOption(name: string, value: unknown, min: number): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {

@@ -15,6 +15,7 @@ import {
   DEFAULT_DRAIN_TIMEOUT,
   msOption,
   type NodeOptions,
+  numberOption,
   parseNodeOptions,
   type ResolvedNodeOptions,
 } from './options.js';
@@ -123,7 +124,10 @@ export class Worker extends TypedEmitter<WorkerEvents> {
   private readonly claims: ClaimBatcher;
   private barrier?: DoubleBarrier;
   private fenced = true;
+  /** The assignment watch failed and is being restarted: start no run meanwhile. */
+  private watchDown = false;
   private leaving?: Promise<boolean>;
+  private stopPromise?: Promise<void>;
 
   constructor(options: WorkerOptions) {
     const log = options?.logger;
@@ -142,7 +146,7 @@ export class Worker extends TypedEmitter<WorkerEvents> {
     this.restart = {
       initialDelay: msOption('restart.initialDelay', r.initialDelay ?? 1_000, 0),
       maxDelay: msOption('restart.maxDelay', r.maxDelay ?? 30_000, 0),
-      factor: msOption('restart.factor', r.factor ?? 2, 1),
+      factor: numberOption('restart.factor', r.factor ?? 2, 1),
     };
     this.drainTimeout = msOption('drainTimeout', options.drainTimeout ?? DEFAULT_DRAIN_TIMEOUT, 0);
     if (options.selfFenceMargin !== undefined) {
@@ -213,7 +217,16 @@ export class Worker extends TypedEmitter<WorkerEvents> {
       if (this.stopping) throw new EschedulerError(`worker ${this.name} stopped before it registered`);
       let session: Session | undefined;
       try {
-        if (previous) await this.store.revokeLease(previous.leaseId).catch(() => undefined);
+        if (previous) {
+          await this.store
+            .revokeLease(previous.leaseId)
+            .catch((err: unknown) =>
+              this.log.warn(
+                { err, lease: previous.leaseId },
+                'revoking the lost lease failed; it expires by itself',
+              ),
+            );
+        }
         session = await Session.create({
           store: this.store,
           ttl: this.o.ttl,
@@ -221,6 +234,11 @@ export class Worker extends TypedEmitter<WorkerEvents> {
           ...(this.margin !== undefined ? { margin: this.margin } : {}),
         });
         const registered = await this.register(session);
+        if (this.stopping) {
+          // stop() ran while we registered: it cannot see this session, so undo the registration here.
+          await session.close();
+          throw new EschedulerError(`worker ${this.name} stopped while it registered`);
+        }
         this.session = session;
         session.on('keepAliveFailed', ({ error }) => {
           this.o.metrics.keepAliveFailures.inc({ name: this.name });
@@ -233,7 +251,13 @@ export class Worker extends TypedEmitter<WorkerEvents> {
         this.log.info({ lease: session.leaseId }, 'worker registered');
         return;
       } catch (err) {
-        await session?.close().catch(() => undefined);
+        await session
+          ?.close()
+          .catch((e: unknown) =>
+            this.log.warn({ err: e }, 'closing the session of a failed registration failed'),
+          );
+        if (this.stopping)
+          throw new EschedulerError(`worker ${this.name} stopped before it registered`, { cause: err });
         if (err instanceof WorkerNumExceedMaximumError || err instanceof WorkerNameTakenError) {
           if (first) throw err;
           this.log.error({ err }, 're-registration refused; retrying');
@@ -375,7 +399,10 @@ export class Worker extends TypedEmitter<WorkerEvents> {
           return;
         }
       }
-    })().catch(() => undefined);
+    })().catch((err: unknown) => {
+      if (!signal.aborted)
+        this.log.warn({ err }, 'watching worker_barrier_left failed; waiting for the barrier alone');
+    });
     try {
       await barrier.enter({
         signal: AbortSignal.any([signal, passed.signal]),
@@ -398,16 +425,24 @@ export class Worker extends TypedEmitter<WorkerEvents> {
   private autoLeave(signal: AbortSignal): void {
     void (async () => {
       while (!signal.aborted && this.state === WorkerStatus.InBarrier) {
-        const scheduled = this.assigned.size > 0 || (await this.store.get(this.k.masterStatus)) !== undefined;
-        if (scheduled && this.isAllRunning()) {
-          await this.tryLeaveBarrier(this.o.barrierTimeout);
-          return;
+        try {
+          const scheduled =
+            this.assigned.size > 0 || (await this.store.get(this.k.masterStatus)) !== undefined;
+          if (scheduled && this.isAllRunning()) {
+            if (await this.tryLeaveBarrier(this.o.barrierTimeout)) return;
+            // The leave timed out or failed: its own key is gone (or goes with the lease); do not hold
+            // the application's readiness hostage to a participant that never left.
+            this.log.warn({}, 'start-up barrier: not everyone left in time; leaving alone');
+            this.setStatus(WorkerStatus.LeftBarrier);
+            return;
+          }
+        } catch (err) {
+          if (signal.aborted) return;
+          this.log.warn({ err }, 'checking whether to leave the start-up barrier failed; retrying');
         }
-        await sleep(this.clock, 200, signal);
+        await sleep(this.clock, 200, signal).catch(() => undefined);
       }
-    })().catch((err: unknown) => {
-      if (!signal.aborted) this.log.warn({ err }, 'leaving the start-up barrier failed');
-    });
+    })();
   }
 
   /**
@@ -436,33 +471,49 @@ export class Worker extends TypedEmitter<WorkerEvents> {
     return this.leaving;
   }
 
+  /**
+   * Keeps `assigned` equal to `/<root>/task/<name>/` and reconciles the runs. The watcher itself resumes
+   * after outages; if it fails for good (e.g. permission denied), the runs stop — their revocations could
+   * no longer be seen — and the watch starts anew with backoff.
+   */
   private async watchAssignments(signal: AbortSignal): Promise<void> {
     const prefix = this.k.workerTasks(this.name);
-    const watcher = new PrefixWatcher(this.store, prefix, { clock: this.clock, signal });
-    try {
-      for await (const u of watcher) {
-        if (u.type === 'events') {
-          for (const e of u.events) {
-            const id = e.kv.key.slice(prefix.length);
-            if (e.type === 'put') this.onPut(id, e.kv);
-            else this.onDelete(id);
+    let backoff = 1_000;
+    while (!signal.aborted) {
+      const watcher = new PrefixWatcher(this.store, prefix, { clock: this.clock, signal });
+      try {
+        for await (const u of watcher) {
+          this.watchDown = false;
+          backoff = 1_000;
+          if (u.type === 'events') {
+            for (const e of u.events) {
+              const id = e.kv.key.slice(prefix.length);
+              if (e.type === 'put') this.onPut(id, e.kv);
+              else this.onDelete(id);
+            }
+          } else {
+            const ids = new Set<string>();
+            for (const kv of u.kvs) {
+              const id = kv.key.slice(prefix.length);
+              ids.add(id);
+              this.onPut(id, kv);
+            }
+            for (const id of [...this.assigned.keys()]) if (!ids.has(id)) this.onDelete(id);
           }
-        } else {
-          const ids = new Set<string>();
-          for (const kv of u.kvs) {
-            const id = kv.key.slice(prefix.length);
-            ids.add(id);
-            this.onPut(id, kv);
-          }
-          for (const id of [...this.assigned.keys()]) if (!ids.has(id)) this.onDelete(id);
+          this.o.metrics.workerTasksAssigned.set({ name: this.name }, this.assigned.size);
+          this.reconcile();
         }
-        this.o.metrics.workerTasksAssigned.set({ name: this.name }, this.assigned.size);
-        this.reconcile();
-      }
-    } catch (err) {
-      if (!signal.aborted) {
-        this.log.error({ err }, 'assignment watch failed');
+      } catch (err) {
+        if (signal.aborted) return;
+        this.watchDown = true;
+        this.log.error(
+          { err, retryIn: backoff },
+          'assignment watch failed: stopping every run until it is back',
+        );
         this.emit('error', { error: err, context: 'watch tasks' });
+        for (const r of this.runners.values()) r.stop('assignment watch failed');
+        await sleep(this.clock, backoff, signal).catch(() => undefined);
+        backoff = Math.min(backoff * 2, 30_000);
       }
     }
   }
@@ -480,7 +531,10 @@ export class Worker extends TypedEmitter<WorkerEvents> {
     const old = this.assigned.get(id);
     if (old && encodeTask(old) === encodeTask(task)) return;
     this.assigned.set(id, task);
-    if (old) this.runners.get(id)?.replace(task);
+    // Compare with what the runner runs, not with `old`: a delete and a put of the same key in one batch
+    // leave no `old` while the runner still runs the previous value.
+    const runner = this.runners.get(id);
+    if (runner && encodeTask(runner.task) !== encodeTask(task)) runner.replace(task);
     this.emit('assigned', { task });
     this.publish({ action: 'created', task });
   }
@@ -497,7 +551,7 @@ export class Worker extends TypedEmitter<WorkerEvents> {
     for (const [id, runner] of this.runners) {
       if (!this.assigned.has(id)) runner.stop('revoked');
     }
-    if (this.fenced || this.stopping || !this.session || this.session.isLost) return;
+    if (this.fenced || this.watchDown || this.stopping || !this.session || this.session.isLost) return;
     const todo = [...this.assigned.values()]
       .filter((t) => !this.runners.has(t.id))
       .sort((a, b) => (b.priority ?? 0) - (a.priority ?? 0) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -667,11 +721,12 @@ export class Worker extends TypedEmitter<WorkerEvents> {
    * Drains and stops: deletes the worker key (so the master rebalances at once), aborts every run and waits
    * for them (at most `drainTimeout`), releases claims, revokes the lease. Safe to call twice.
    */
-  async stop(): Promise<void> {
-    if (this.stopping) {
-      await this.mainPromise;
-      return;
-    }
+  stop(): Promise<void> {
+    this.stopPromise ??= this.drain();
+    return this.stopPromise;
+  }
+
+  private async drain(): Promise<void> {
     this.stopping = true;
     this.stopController.abort(new Error('worker stopped'));
     const session = this.session;
@@ -699,12 +754,17 @@ export class Worker extends TypedEmitter<WorkerEvents> {
     if (timedOut) {
       this.log.error(
         { running: this.runningTasks(), drainTimeout: this.drainTimeout },
-        'runs did not settle within drainTimeout; their claims go with the lease',
+        'runs did not settle within drainTimeout: the lease is left to expire, so their claims hold off new owners until then',
       );
     }
     await workerKeyGone;
+    await this.startPromise?.catch(() => undefined);
     await this.mainPromise?.catch(() => undefined);
-    await session?.close().catch((err: unknown) => this.log.warn({ err }, 'revoking the lease failed'));
+    // Revoking the lease deletes the claims at once: only when every run settled, or a new owner could
+    // start beside a run that ignores its signal.
+    await this.session
+      ?.close({ revoke: !timedOut })
+      .catch((err: unknown) => this.log.warn({ err }, 'revoking the lease failed'));
     for (const s of this.subscribers) s.end();
     this.setStatus(WorkerStatus.Dead);
   }

@@ -108,6 +108,38 @@ describe('worker', () => {
     assert.equal((await store.get(f.k.task('w1', 'flaky')))?.value, encodeTask(f.tasks[0]));
   });
 
+  it('stop() during start() leaves no registration behind; a second stop() awaits the same drain', async () => {
+    const f = fleet('early-stop');
+    const w = f.worker('w1');
+    const started = w.start();
+    const first = w.stop();
+    const second = w.stop();
+    await Promise.allSettled([started, first]);
+    await second;
+    assert.equal(w.status, 'dead');
+    assert.equal(await store.get(f.k.worker('w1')), undefined, 'no worker key left by a stopped worker');
+    assert.equal((await store.range(f.k.registerMutex, { prefix: true })).count, 0, 'no mutex key left');
+  });
+
+  it('master: writes big payloads in txns under the request size limit; custom reasons share one label', async () => {
+    const f = fleet('big-payloads');
+    await store.put(f.k.barrierLeft, 'x');
+    const big = (i: number) => ({ id: `big${i}`, raw: new Uint8Array(700 * 1024).fill(i) });
+    f.tasks = [big(1), big(2), big(3)];
+    const m = f.master('m1');
+    const w = f.worker('w1', { run: undefined });
+    await w.start();
+    await f.settled(['w1']);
+    assert.ok((m.lastSchedule?.txns ?? 0) >= 2, `3 × 700 KiB took ${m.lastSchedule?.txns} txns`);
+    m.notifySchedule('task btcusdt listed at 12:00:01');
+    await waitFor('the notified schedule', async () => {
+      const v = (await f.metrics.schedules.get()).values;
+      return v.some((x) => x.labels.name === 'm1' && x.labels.reason === 'notified');
+    });
+    const reasons = new Set((await f.metrics.schedules.get()).values.map((x) => String(x.labels.reason)));
+    assert.ok(!reasons.has('task btcusdt listed at 12:00:01'));
+  });
+
   it('names the bad option', () => {
     const base = { store, rootName: 'x', maxNumNodes: 3 };
     assert.throws(
