@@ -8,9 +8,8 @@ import {
   WorkerNumExceedMaximumError,
 } from './errors.js';
 import { TypedEmitter } from './events.js';
-import { type Keys, keys, WORKER_VALUE_RUNNING } from './keys.js';
+import { type Keys, keys } from './keys.js';
 import { childLogger, type Logger } from './logger.js';
-import { Mutex } from './mutex.js';
 import {
   DEFAULT_DRAIN_TIMEOUT,
   msOption,
@@ -19,6 +18,8 @@ import {
   parseNodeOptions,
   type ResolvedNodeOptions,
 } from './options.js';
+import { AsyncQueue } from './queue.js';
+import { registerWorker } from './registration.js';
 import { ClaimBatcher, TaskRunner } from './runner.js';
 import { Session } from './session.js';
 import type { KeyValue, Store } from './store/port.js';
@@ -89,11 +90,6 @@ export interface WorkerEvents {
   error: { error: unknown; context: string };
 }
 
-interface Subscriber {
-  push(change: TaskChange): void;
-  end(): void;
-}
-
 /**
  * A worker: registers `/<root>/worker/<name>` with its lease, watches `/<root>/task/<name>/` and runs
  * what it is given. See {@link WorkerOptions} for the run handler and handoff.
@@ -120,7 +116,7 @@ export class Worker extends TypedEmitter<WorkerEvents> {
   private readonly assigned = new Map<string, Task>();
   private readonly runners = new Map<string, TaskRunner>();
   private readonly manualRunning = new Set<string>();
-  private readonly subscribers = new Set<Subscriber>();
+  private readonly subscribers = new Set<AsyncQueue<TaskChange>>();
   private readonly claims: ClaimBatcher;
   private barrier?: DoubleBarrier;
   private fenced = true;
@@ -233,7 +229,14 @@ export class Worker extends TypedEmitter<WorkerEvents> {
           clock: this.clock,
           ...(this.margin !== undefined ? { margin: this.margin } : {}),
         });
-        const registered = await this.register(session);
+        const registered = await registerWorker({
+          session,
+          keys: this.k,
+          name: this.name,
+          maxNumNodes: this.o.maxNumNodes,
+          signal: this.stopController.signal,
+          log: this.log,
+        });
         if (this.stopping) {
           // stop() ran while we registered: it cannot see this session, so undo the registration here.
           await session.close();
@@ -268,44 +271,6 @@ export class Worker extends TypedEmitter<WorkerEvents> {
         await sleep(this.clock, backoff, this.stopController.signal).catch(() => undefined);
         backoff = Math.min(backoff * 2, 5_000);
       }
-    }
-  }
-
-  /** Under the registration mutex: refuse a taken name or a full fleet, else put our key with our lease. */
-  private async register(session: Session): Promise<number> {
-    const mutex = new Mutex(session, this.k.registerMutex);
-    await mutex.lock({ signal: AbortSignal.any([this.stopController.signal, session.signal]) });
-    try {
-      const myKey = this.k.worker(this.name);
-      const res = await this.store.range(this.k.workerPrefix, { prefix: true });
-      const mine = res.kvs.find((kv) => kv.key === myKey);
-      if (mine && mine.lease !== session.leaseId) {
-        throw new WorkerNameTakenError(
-          `worker name ${JSON.stringify(this.name)} is taken by a live worker (lease ${mine.lease}); choose another name`,
-        );
-      }
-      const others = res.kvs.length - (mine ? 1 : 0);
-      if (others >= this.o.maxNumNodes - 1) {
-        throw new WorkerNumExceedMaximumError(
-          `worker num exceed maximum: ${others} workers online and maxNumNodes ${this.o.maxNumNodes} allows ${
-            this.o.maxNumNodes - 1
-          }; worker ${JSON.stringify(this.name)} not registered`,
-        );
-      }
-      const put = await this.store.txn({
-        compare: [mutex.isOwner(), { key: myKey, target: 'create', op: '=', value: 0 }],
-        success: [{ type: 'put', key: myKey, value: WORKER_VALUE_RUNNING, lease: session.leaseId }],
-      });
-      if (!put.succeeded) {
-        throw new WorkerNameTakenError(
-          `worker name ${JSON.stringify(this.name)} was registered concurrently`,
-        );
-      }
-      return put.revision;
-    } finally {
-      await mutex
-        .unlock()
-        .catch((err: unknown) => this.log.warn({ err }, 'unlocking the registration mutex failed'));
     }
   }
 
@@ -637,44 +602,17 @@ export class Worker extends TypedEmitter<WorkerEvents> {
    * `created` for each task assigned now. Ends when the worker stops or the signal aborts.
    */
   watchTasks(options: { signal?: AbortSignal } = {}): AsyncIterable<TaskChange> {
-    const queue: TaskChange[] = [...this.assigned.values()].map((task) => ({
-      action: 'created' as const,
-      task,
-    }));
-    let wake: (() => void) | undefined;
-    let ended = this.stopping;
-    const sub: Subscriber = {
-      push: (c) => {
-        queue.push(c);
-        wake?.();
-      },
-      end: () => {
-        ended = true;
-        wake?.();
-      },
-    };
-    this.subscribers.add(sub);
-    const onAbort = () => sub.end();
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    const subscribers = this.subscribers;
-    const signal = options.signal;
-    return {
-      async *[Symbol.asyncIterator]() {
-        try {
-          for (;;) {
-            while (queue.length > 0) yield queue.shift()!;
-            if (ended) return;
-            await new Promise<void>((r) => {
-              wake = r;
-            });
-            wake = undefined;
-          }
-        } finally {
-          subscribers.delete(sub);
-          signal?.removeEventListener('abort', onAbort);
-        }
-      },
-    };
+    const { signal } = options;
+    const onAbort = () => queue.end();
+    const initial = [...this.assigned.values()].map((task): TaskChange => ({ action: 'created', task }));
+    const queue: AsyncQueue<TaskChange> = new AsyncQueue(initial, () => {
+      this.subscribers.delete(queue);
+      signal?.removeEventListener('abort', onAbort);
+    });
+    if (this.stopping) queue.end();
+    this.subscribers.add(queue);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    return queue;
   }
 
   /** The task ids assigned to this worker in the store now (the original's `Tasks`). */
