@@ -8,14 +8,9 @@
  * Beyond Go: `enter`/`leave` take a timeout and an `AbortSignal`, and clean up their own key when they give
  * up, so a missing participant cannot hang the others forever.
  */
-import { abortReason, type Clock } from './clock.js';
-import {
-  BarrierTimeoutError,
-  EschedulerError,
-  LeaseNotFoundError,
-  OptionError,
-  SessionLostError,
-} from './errors.js';
+import type { Clock } from './clock.js';
+import { BarrierTimeoutError, EschedulerError, OptionError } from './errors.js';
+import { deleteOwnKey, withSessionSignal } from './recipe.js';
 import type { Session } from './session.js';
 import type { KeyValue } from './store/port.js';
 import { linkSignal, raceSignal, waitForDelete, waitForPut } from './watcher.js';
@@ -75,7 +70,7 @@ export class DoubleBarrier {
       if (after.length >= this.count) {
         const last = after[this.count - 1];
         if (this.myRev > last.createRevision) {
-          await this.deleteOwnKey();
+          await this.deleteMyKey();
           throw this.tooMany(after.length);
         }
         if (this.myRev === last.createRevision) {
@@ -134,47 +129,31 @@ export class DoubleBarrier {
   ): Promise<void> {
     const { session } = this;
     const clock: Clock = session.clock;
-    const controller = new AbortController();
-    const unlinkSession = linkSignal(controller, session.signal);
-    const unlinkUser = linkSignal(controller, options.signal);
     const timeoutMs = options.timeoutMs;
     if (timeoutMs !== undefined && (!Number.isFinite(timeoutMs) || timeoutMs < 0)) {
       throw new OptionError(`Expected \`timeoutMs\` to be a number of ms from 0 up, got \`${timeoutMs}\``);
     }
+    // Aborts on the caller's signal or the timeout, whichever comes first.
+    const limit = new AbortController();
+    const unlinkUser = linkSignal(limit, options.signal);
     let timedOut = false;
     const timer =
       timeoutMs === undefined
         ? undefined
         : clock.setTimeout(() => {
             timedOut = true;
-            controller.abort(new Error(`barrier ${what} timed out`));
+            limit.abort(new Error(`barrier ${what} timed out`));
           }, timeoutMs);
     try {
-      session.throwIfDone();
-      await body(controller.signal);
-    } catch (err) {
-      if (err instanceof TooManyParticipantsError) throw err;
-      const present = timedOut ? await this.countWaiters() : undefined;
-      await this.deleteOwnKey();
-      if (session.isLost) throw session.signal.reason;
-      if (timedOut) {
-        const seen = present === undefined ? 'an unknown number' : String(present);
-        throw new BarrierTimeoutError(
-          what === 'enter'
-            ? `barrier ${this.key}: ${seen} of ${this.count} participants entered within ${timeoutMs} ms; ` +
-                `expected ${this.count} (is a participant missing, or is \`count\` too high?)`
-            : `barrier ${this.key}: ${seen} of ${this.count} participants still had not left after ${timeoutMs} ms`,
-          { cause: err },
-        );
-      }
-      if (options.signal?.aborted) throw abortReason(options.signal);
-      if (err instanceof LeaseNotFoundError) {
-        throw new SessionLostError(`barrier ${this.key}: ${err.message}`, { cause: err });
-      }
-      throw err;
+      await withSessionSignal(`barrier ${this.key}`, session, limit.signal, body, async (err) => {
+        if (err instanceof TooManyParticipantsError) throw err; // the barrier is full: rejected as is
+        const present = timedOut ? await this.countWaiters() : undefined;
+        await this.deleteMyKey();
+        // A lost session explains the timeout: then withSessionSignal rejects with the loss.
+        if (timedOut && !session.isLost) throw this.timeoutError(what, present, timeoutMs, err);
+      });
     } finally {
       if (timer) clock.clearTimeout(timer);
-      unlinkSession();
       unlinkUser();
     }
   }
@@ -217,20 +196,26 @@ export class DoubleBarrier {
     }
   }
 
-  private async deleteOwnKey(): Promise<void> {
+  private async deleteMyKey(): Promise<void> {
     const key = this.myKey;
-    if (!key) return;
     this.myKey = undefined;
-    try {
-      await this.inflight?.catch(() => undefined); // its outcome does not matter, only that it settled
-      // Guarded by our lease: on a (nanosecond) name collision the key may be another participant's.
-      await this.session.store.txn({
-        compare: [{ key, target: 'lease', op: '=', value: this.session.leaseId }],
-        success: [{ type: 'delete', key }],
-      });
-    } catch {
-      // Best effort: the key carries the session's lease and goes with it at the latest.
-    }
+    if (key) await deleteOwnKey(this.session, key, this.inflight);
+  }
+
+  private timeoutError(
+    what: 'enter' | 'leave',
+    present: number | undefined,
+    timeoutMs: number | undefined,
+    cause: unknown,
+  ): BarrierTimeoutError {
+    const seen = present === undefined ? 'an unknown number' : String(present);
+    return new BarrierTimeoutError(
+      what === 'enter'
+        ? `barrier ${this.key}: ${seen} of ${this.count} participants entered within ${timeoutMs} ms; ` +
+            `expected ${this.count} (is a participant missing, or is \`count\` too high?)`
+        : `barrier ${this.key}: ${seen} of ${this.count} participants still had not left after ${timeoutMs} ms`,
+      { cause },
+    );
   }
 
   private tooMany(n: number): TooManyParticipantsError {

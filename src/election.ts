@@ -7,11 +7,11 @@
  *
  * Beyond Go: {@link Election.fence} gives the compare that makes any txn fail once this leader is deposed.
  */
-import { abortReason } from './clock.js';
-import { LeaseNotFoundError, NotLeaderError, SessionLostError } from './errors.js';
+import { NotLeaderError, SessionLostError } from './errors.js';
+import { deleteOwnKey, withSessionSignal } from './recipe.js';
 import type { Session } from './session.js';
 import type { Compare, KeyValue, WatchEvent } from './store/port.js';
-import { linkSignal, PrefixWatcher, raceSignal, waitDeletes } from './watcher.js';
+import { PrefixWatcher, raceSignal, waitDeletes } from './watcher.js';
 
 /** The leader as stored: its key, value (the leader's name) and the key's create revision. */
 export interface LeaderInfo {
@@ -65,54 +65,47 @@ export class Election {
   async campaign(value: string, options: { signal?: AbortSignal } = {}): Promise<void> {
     const { session } = this;
     const store = session.store;
-    const controller = new AbortController();
-    const unlinkSession = linkSignal(controller, session.signal);
-    const unlinkUser = linkSignal(controller, options.signal);
-    const signal = controller.signal;
     this.leading = false;
     this.rev = 0;
-    try {
-      session.throwIfDone();
-      const txn = store.txn({
-        compare: [{ key: this.key, target: 'create', op: '=', value: 0 }],
-        success: [{ type: 'put', key: this.key, value, lease: session.leaseId }],
-        failure: [{ type: 'range', key: this.key }],
-      });
-      this.inflight = txn;
-      const res = await raceSignal(txn, signal);
-      this.rev = res.revision;
-      if (!res.succeeded) {
-        const r = res.responses[0];
-        const kv = r?.type === 'range' ? r.kvs[0] : undefined;
-        if (!kv) throw new NotLeaderError(`election ${this.prefix}: candidate key ${this.key} vanished`);
-        this.rev = kv.createRevision;
-        if (kv.value !== value) await raceSignal(this.put(value), signal);
-      }
-      const won = await waitDeletes(store, this.keyPrefix, this.key, this.rev, signal, {
-        clock: session.clock,
-      });
-      // Go's re-check: our key must still be there, as we created it, after the wait.
-      const own = won ? await raceSignal(store.get(this.key), signal) : undefined;
-      if (!own || own.createRevision !== this.rev) {
-        throw new SessionLostError(
-          `election ${this.prefix}: candidate key ${this.key} is gone (lease ${session.leaseId} expired or revoked)`,
-        );
-      }
-      session.throwIfDone();
-      this.leading = true;
-    } catch (err) {
-      this.leading = false;
-      await this.deleteOwnKey();
-      if (session.isLost) throw session.signal.reason;
-      if (options.signal?.aborted) throw abortReason(options.signal);
-      if (err instanceof LeaseNotFoundError) {
-        throw new SessionLostError(`election ${this.prefix}: ${err.message}`, { cause: err });
-      }
-      throw err;
-    } finally {
-      unlinkSession();
-      unlinkUser();
-    }
+    await withSessionSignal(
+      `election ${this.prefix}`,
+      session,
+      options.signal,
+      async (signal) => {
+        const txn = store.txn({
+          compare: [{ key: this.key, target: 'create', op: '=', value: 0 }],
+          success: [{ type: 'put', key: this.key, value, lease: session.leaseId }],
+          failure: [{ type: 'range', key: this.key }],
+        });
+        this.inflight = txn;
+        const res = await raceSignal(txn, signal);
+        this.rev = res.revision;
+        if (!res.succeeded) {
+          const r = res.responses[0];
+          const kv = r?.type === 'range' ? r.kvs[0] : undefined;
+          if (!kv) throw new NotLeaderError(`election ${this.prefix}: candidate key ${this.key} vanished`);
+          this.rev = kv.createRevision;
+          if (kv.value !== value) await raceSignal(this.put(value), signal);
+        }
+        const won = await waitDeletes(store, this.keyPrefix, this.key, this.rev, signal, {
+          clock: session.clock,
+        });
+        // Go's re-check: our key must still be there, as we created it, after the wait.
+        const own = won ? await raceSignal(store.get(this.key), signal) : undefined;
+        if (!own || own.createRevision !== this.rev) {
+          throw new SessionLostError(
+            `election ${this.prefix}: candidate key ${this.key} is gone (lease ${session.leaseId} expired or revoked)`,
+          );
+        }
+        session.throwIfDone();
+        this.leading = true;
+      },
+      () => {
+        this.leading = false;
+        this.rev = 0;
+        return deleteOwnKey(session, this.key, this.inflight);
+      },
+    );
   }
 
   /** Changes the leader's value without a new election; throws `NotLeaderError` when not the leader. */
@@ -218,17 +211,6 @@ export class Election {
     if (!res.succeeded) {
       this.leading = false;
       throw new NotLeaderError(`election ${this.prefix}: candidate key ${this.key} is no longer ours`);
-    }
-  }
-
-  /** After a failed campaign: the key is named after our lease, so nobody else can own it. */
-  private async deleteOwnKey(): Promise<void> {
-    this.rev = 0;
-    try {
-      await this.inflight?.catch(() => undefined); // its outcome does not matter, only that it settled
-      await this.session.store.delete(this.key);
-    } catch {
-      // Best effort: the key carries the session's lease and goes with it at the latest.
     }
   }
 }

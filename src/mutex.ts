@@ -4,11 +4,11 @@
  * lowest create revision holds the lock. A waiter waits for the deletion of the key created just before
  * its own and re-checks that its own key still exists before it returns.
  */
-import { abortReason } from './clock.js';
-import { LeaseNotFoundError, NotLeaderError, SessionLostError } from './errors.js';
+import { NotLeaderError, SessionLostError } from './errors.js';
+import { deleteOwnKey, withSessionSignal } from './recipe.js';
 import type { Session } from './session.js';
 import type { Compare, KeyValue, TxnResult } from './store/port.js';
-import { linkSignal, raceSignal, waitDeletes } from './watcher.js';
+import { raceSignal, waitDeletes } from './watcher.js';
 
 export class Mutex {
   /** `<prefix>/`: every contender's key starts with it. */
@@ -45,38 +45,32 @@ export class Mutex {
    */
   async lock(options: { signal?: AbortSignal } = {}): Promise<void> {
     const { session } = this;
-    const controller = new AbortController();
-    const unlinkSession = linkSignal(controller, session.signal);
-    const unlinkUser = linkSignal(controller, options.signal);
-    const signal = controller.signal;
-    try {
-      session.throwIfDone();
-      const { owner } = await this.acquire(signal);
-      if (owner && owner.createRevision !== this.rev) {
-        const won = await waitDeletes(session.store, this.keyPrefix, this.key, this.rev, signal, {
-          clock: session.clock,
-        });
-        const own = won ? await raceSignal(session.store.get(this.key), signal) : undefined;
-        if (!own || own.createRevision !== this.rev) {
-          throw new SessionLostError(
-            `mutex ${this.prefix}: key ${this.key} is gone (lease ${session.leaseId} expired or revoked)`,
-          );
+    await withSessionSignal(
+      `mutex ${this.prefix}`,
+      session,
+      options.signal,
+      async (signal) => {
+        const { owner } = await this.acquire(signal);
+        if (owner && owner.createRevision !== this.rev) {
+          const won = await waitDeletes(session.store, this.keyPrefix, this.key, this.rev, signal, {
+            clock: session.clock,
+          });
+          const own = won ? await raceSignal(session.store.get(this.key), signal) : undefined;
+          if (!own || own.createRevision !== this.rev) {
+            throw new SessionLostError(
+              `mutex ${this.prefix}: key ${this.key} is gone (lease ${session.leaseId} expired or revoked)`,
+            );
+          }
         }
-      }
-      session.throwIfDone();
-      this.held = true;
-    } catch (err) {
-      await this.release();
-      if (session.isLost) throw session.signal.reason;
-      if (options.signal?.aborted) throw abortReason(options.signal);
-      if (err instanceof LeaseNotFoundError) {
-        throw new SessionLostError(`mutex ${this.prefix}: ${err.message}`, { cause: err });
-      }
-      throw err;
-    } finally {
-      unlinkSession();
-      unlinkUser();
-    }
+        session.throwIfDone();
+        this.held = true;
+      },
+      () => {
+        this.held = false;
+        this.rev = 0;
+        return deleteOwnKey(session, this.key, this.inflight);
+      },
+    );
   }
 
   /** Takes the lock if nobody holds it; otherwise leaves no key behind and returns false. */
@@ -137,17 +131,5 @@ export class Mutex {
     }
     const o = res.responses[1];
     return { owner: o?.type === 'range' ? o.kvs[0] : undefined };
-  }
-
-  /** After a failed `lock()`: delete our key (named after our lease, so nobody else owns it). */
-  private async release(): Promise<void> {
-    this.held = false;
-    this.rev = 0;
-    try {
-      await this.inflight?.catch(() => undefined); // its outcome does not matter, only that it settled
-      await this.session.store.delete(this.key);
-    } catch {
-      // Best effort: the key carries the session's lease and goes with it at the latest.
-    }
   }
 }
