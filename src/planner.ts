@@ -35,10 +35,19 @@
  */
 import { PlannerInputError } from './errors.js';
 import { solveExtras } from './planner/extras.js';
-import { compareStrings, fnv1a, mix } from './planner/hash.js';
+import { compareStrings, fnv1a } from './planner/hash.js';
+import { IdIndex } from './planner/ids.js';
 import { type Bundle, planBundles } from './planner/keyed.js';
 import { extraBounds } from './planner/levels.js';
-import { compareIds, moveWorstToEnd, sortByHash, sortByPriorityThenId, spread } from './planner/order.js';
+import {
+  compareIds,
+  moveWorstToEnd,
+  sortByHash,
+  sortByMix,
+  sortByPriorityThenId,
+  sortSmallByIds,
+  spread,
+} from './planner/order.js';
 import type { Task } from './task.js';
 
 /** Worker name → ids of the tasks it holds now; may name dead workers and ids no longer desired. */
@@ -129,20 +138,17 @@ export function rebalance(input: RebalanceInput): RebalanceResult {
   for (let w = 0; w < W; w++) workerHash[w] = fnv1a(names[w]);
 
   const N = tasks.length;
-  const tidx = new Map<string, number>();
-  let dups: string[] | undefined;
+  const ids: string[] = new Array(N);
   for (let i = 0; i < N; i++) {
     const id = tasks[i]?.id;
     if (typeof id !== 'string') {
       throw new PlannerInputError(`task at index ${i} has no string id (got ${JSON.stringify(id)})`);
     }
-    const size = tidx.size;
-    tidx.set(id, i); // one hash lookup: a duplicate leaves the size unchanged (and we throw below)
-    if (tidx.size === size) {
-      dups ??= [];
-      dups.push(id);
-    }
+    ids[i] = id;
   }
+  // id → index, and each id's hash (for every tie-break by id hash below), computed once
+  const index = new IdIndex(ids);
+  const dups = index.duplicates;
   if (dups) {
     const list = [...new Set(dups)].sort();
     throw new PlannerInputError(
@@ -158,12 +164,12 @@ export function rebalance(input: RebalanceInput): RebalanceResult {
   const holder = new Int32Array(N).fill(-1);
   const revoke: Revocation[] = [];
   const copies = new Map<number, number[]>(); // task → its other live holders (an inconsistent current)
-  for (const [worker, ids] of currentEntries(input.current)) {
-    const w = widx.get(worker);
+  for (const [worker, held] of currentEntries(input.current)) {
+    const w = widx.get(worker) ?? -1; // −1: a dead worker, all of whose ids are revoked
     let seen: Set<string> | undefined;
-    for (const id of ids) {
-      const t = tidx.get(id);
-      if (w === undefined || t === undefined) {
+    for (const id of held) {
+      const t = w < 0 ? -1 : index.get(id);
+      if (t < 0) {
         seen ??= new Set();
         if (seen.has(id)) continue;
         seen.add(id);
@@ -230,8 +236,8 @@ export function rebalance(input: RebalanceInput): RebalanceResult {
     if (bundleOf.size > 0) {
       const bundles: Bundle[] = [];
       for (const [key, list] of bundleOf) bundles.push({ tasks: list, hash: fnv1a(key) });
-      bundles.sort((x, y) => x.hash - y.hash || compareIds(tasks, x.tasks[0], y.tasks[0]));
-      for (const bundle of bundles) bundle.tasks.sort((x, y) => compareIds(tasks, x, y));
+      bundles.sort((x, y) => x.hash - y.hash || compareIds(ids, x.tasks[0], y.tasks[0]));
+      for (const bundle of bundles) if (bundle.tasks.length > 1) sortSmallByIds(bundle.tasks, ids);
       const keyed = planBundles(W, bundles, holder, workerHash);
       keyedForcedMoves = keyed.forcedMoves;
       for (let i = 0; i < bundles.length; i++) {
@@ -240,7 +246,7 @@ export function rebalance(input: RebalanceInput): RebalanceResult {
         for (const t of bundles[i].tasks) final[t] = w;
       }
     }
-    const unkeyed = planUnkeyed(W, groupOf, tasks, prio, holder, final, workerHash, keyedLoad);
+    const unkeyed = planUnkeyed(W, groupOf, index, prio, holder, final, workerHash, keyedLoad);
     unkeyedLowerBound = unkeyed.lowerBound;
     worstMaxMin = unkeyed.worstMaxMin;
   }
@@ -258,14 +264,14 @@ export function rebalance(input: RebalanceInput): RebalanceResult {
       perWorker[w].push(tasks[i]);
       if (isKeyed[i] === 0) unkeyedLoad[w]++;
     }
+    const others = copies.size > 0 ? copies.get(i) : undefined;
     if (w === h) {
-      for (const x of copies.get(i) ?? []) revoke.push({ worker: names[x], id: tasks[i].id });
+      if (others) for (const x of others) revoke.push({ worker: names[x], id: ids[i] });
       continue;
     }
-    const others = copies.get(i);
     if (others) {
-      revoke.push({ worker: names[h], id: tasks[i].id });
-      for (const x of others) if (x !== w) revoke.push({ worker: names[x], id: tasks[i].id });
+      revoke.push({ worker: names[h], id: ids[i] });
+      for (const x of others) if (x !== w) revoke.push({ worker: names[x], id: ids[i] });
       if (others.includes(w)) continue; // kept where one of its copies runs: not a move
       if (w >= 0) assigned.push(i);
       if (w >= 0) {
@@ -276,14 +282,14 @@ export function rebalance(input: RebalanceInput): RebalanceResult {
     }
     if (w >= 0) assigned.push(i);
     if (h >= 0) {
-      revoke.push({ worker: names[h], id: tasks[i].id });
+      revoke.push({ worker: names[h], id: ids[i] });
       if (w >= 0) {
         if (isKeyed[i] === 0) unkeyedMoves++;
         else keyedMoves++;
       }
     }
   }
-  sortByPriorityThenId(assigned, prio, tasks);
+  sortByPriorityThenId(assigned, prio, index);
   const assign: Assignment[] = assigned.map((i) => ({ worker: names[final[i]], task: tasks[i] }));
   revoke.sort((x, y) => compareStrings(x.worker, y.worker) || compareStrings(x.id, y.id));
 
@@ -322,7 +328,7 @@ export function rebalance(input: RebalanceInput): RebalanceResult {
 function planUnkeyed(
   W: number,
   groupOf: Map<string, number[]>,
-  tasks: readonly Task[],
+  index: IdIndex,
   prio: Float64Array,
   holder: Int32Array,
   final: Int32Array,
@@ -350,8 +356,7 @@ function planUnkeyed(
       count[w] = 0;
     }
     // preference among good cells: a hash of worker × group, so no worker is always first
-    const gh = groups[g].hash;
-    cells.sort((x, y) => mix(workerHash[x], gh) - mix(workerHash[y], gh) || x - y);
+    if (need[g] > 0) sortByMix(cells, workerHash, groups[g].hash);
     good.push(need[g] > 0 ? cells : []);
   }
   // per-worker bounds on the extras that level keyed + unkeyed totals (lo = a, hi = a or a + 1 when every
@@ -368,13 +373,8 @@ function planUnkeyed(
   const kept = new Int32Array(W);
   const isExtra = new Uint8Array(W);
   // an order of tasks that does not depend on the input order: priority, then a hash of the id, then id
-  const idHash = new Float64Array(tasks.length).fill(-1);
-  const hashOf = (t: number) => {
-    if (idHash[t] < 0) idHash[t] = fnv1a(tasks[t].id);
-    return idHash[t];
-  };
-  const byRank = (x: number, y: number) =>
-    prio[y] - prio[x] || hashOf(x) - hashOf(y) || compareIds(tasks, x, y);
+  const { ids, hash } = index;
+  const byRank = (x: number, y: number) => prio[y] - prio[x] || hash[x] - hash[y] || compareIds(ids, x, y);
   for (let g = 0; g < G; g++) {
     const list = groupOf.get(groups[g].name)!;
     const f = Math.floor(list.length / W);
@@ -407,7 +407,7 @@ function planUnkeyed(
       for (const [w, cell] of over) {
         const q = f + isExtra[w];
         lowerBound += cell.length - q;
-        if (cell.every((t) => prio[t] === prio[cell[0]])) sortByHash(cell, hashOf, tasks);
+        if (cell.every((t) => prio[t] === prio[cell[0]])) sortByHash(cell, hash, ids);
         else moveWorstToEnd(cell, cell.length - q, byRank);
         for (let i = 0; i < cell.length; i++) {
           if (i < q) {
@@ -418,7 +418,7 @@ function planUnkeyed(
       }
     }
     if (pending.length > 0) {
-      sortByHash(pending, hashOf, tasks);
+      sortByHash(pending, hash, ids);
       let p = 0;
       const fillWorker = (w: number) => {
         const q = f + isExtra[w];
