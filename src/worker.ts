@@ -124,6 +124,7 @@ export class Worker extends TypedEmitter<WorkerEvents> {
   private watchDown = false;
   private leaving?: Promise<boolean>;
   private stopPromise?: Promise<void>;
+  private pastBarrier = false;
 
   constructor(options: WorkerOptions) {
     const log = options?.logger;
@@ -178,6 +179,7 @@ export class Worker extends TypedEmitter<WorkerEvents> {
   /** Sets the status (the original exposes it to the application). */
   setStatus(status: WorkerStatus): void {
     this.state = status;
+    if (status === WorkerStatus.LeftBarrier) this.pastBarrier = true;
     for (const s of Object.values(WorkerStatus)) {
       this.o.metrics.workerStatus.set({ name: this.name, status: s }, s === status ? 1 : 0);
     }
@@ -250,7 +252,11 @@ export class Worker extends TypedEmitter<WorkerEvents> {
         session.on('lost', ({ reason }) => this.selfFence(reason));
         this.watchRegistration(session, registered);
         this.fenced = false;
-        if (first || this.state === WorkerStatus.Dead) this.setStatus(WorkerStatus.Registered);
+        if (first) this.setStatus(WorkerStatus.Registered);
+        else if (this.state === WorkerStatus.Dead) {
+          // Back after a loss: the start-up barrier, if it was passed, stays passed.
+          this.setStatus(this.pastBarrier ? WorkerStatus.LeftBarrier : WorkerStatus.Registered);
+        }
         this.log.info({ lease: session.leaseId }, 'worker registered');
         return;
       } catch (err) {

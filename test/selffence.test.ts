@@ -51,5 +51,6 @@ describe('self-fencing on a real etcd', () => {
     etcd.members[0].resume();
     await waitFor('runs resumed after re-registration', () => fleet!.runningOn('w1').length === 4, 20_000);
     assert.ok(w.leaseId, 'registered again with a new lease');
+    assert.equal(w.status, 'left_barrier', 'a barrier passed before the loss stays passed');
   });
 });
