@@ -47,6 +47,13 @@ export interface CheckInput {
   resumeBound?: number;
   /** Tolerated disagreement between timestamps of different observers, ms. @default 0 */
   slack?: number;
+  /**
+   * How much later than a worker the assignment observer may see an assignment, ms: a worker starts a run
+   * as soon as its own watch delivers the put, while the observer (another process, its own watch) records
+   * the assignment when its event arrives, which under load can be tens of ms later. Only the start of an
+   * assignment gets this; its end stays strict (`fenceBound`). @default slack
+   */
+  assignLag?: number;
   assignments?: readonly AssignInterval[];
   frozen?: readonly FrozenWindow[];
   /**
@@ -110,6 +117,7 @@ const iso = (t: number) => new Date(t).toISOString().slice(11, 23);
 
 export function checkInvariants(input: CheckInput): CheckReport {
   const slack = input.slack ?? 0;
+  const assignLag = input.assignLag ?? slack;
   const report: CheckReport = {
     pairsCompared: 0,
     handoffs: 0,
@@ -177,7 +185,7 @@ export function checkInvariants(input: CheckInput): CheckReport {
     for (const a of input.assignments) {
       const k = `${a.worker}\0${a.task}`;
       const list = assigned.get(k) ?? [];
-      list.push([a.from - slack, (a.to ?? Number.POSITIVE_INFINITY) + input.fenceBound]);
+      list.push([a.from - assignLag, (a.to ?? Number.POSITIVE_INFINITY) + input.fenceBound]);
       assigned.set(k, list);
     }
     for (const r of input.runs) {

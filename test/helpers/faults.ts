@@ -389,6 +389,9 @@ export class FaultFleet {
       fenceBound: FENCE_BOUND,
       resumeBound: RESUME_BOUND,
       slack: 20,
+      // The observer is a separate process reading its own watch: on a loaded machine it sees a plan of
+      // hundreds of puts well after the workers do (27 ms seen in CI). Revocations stay strict.
+      assignLag: 1_000,
       assignments: this.assignments,
       frozen: this.frozen,
       ...(livenessAfter !== undefined
