@@ -705,7 +705,7 @@ export function storeConformance(
         });
       });
 
-      it('a watch from the compact revision itself replays its puts, not its deletes (as etcd)', async () => {
+      it('a watch from the compact revision itself is not refused and replays its puts and later events', async () => {
         await store.put(`${p}gone`, '1');
         const t = await store.txn({
           compare: [],
@@ -717,15 +717,23 @@ export function storeConformance(
         });
         const later = await store.put(`${p}c`, '1');
         await store.compact(t.revision);
-        const events = allEvents(
-          await collect(store, p, { prefix: true, startRevision: t.revision, prevKv: true }, 3),
+        const events = await collectUntil(
+          store,
+          p,
+          { prefix: true, startRevision: t.revision },
+          later.revision,
         );
+        // etcd compacts in the background: whether the tombstone of the delete at the compact revision is
+        // still there to replay depends on timing (seen both ways on etcd 3.4), so it may or may not come.
+        const withoutTombstone = events.filter((e) => !(e.type === 'delete' && e.kv.key === `${p}gone`));
+        assert.ok(events.length - withoutTombstone.length <= 1);
+        for (const e of events) if (e.type === 'delete') assert.equal(e.kv.modRevision, t.revision);
         assert.deepEqual(
-          events.map((e) => [e.type, e.kv.key.slice(p.length), e.kv.modRevision, e.prevKv]),
+          withoutTombstone.map((e) => [e.type, e.kv.key.slice(p.length), e.kv.modRevision]),
           [
-            ['put', 'b', t.revision, undefined],
-            ['put', 'a', t.revision, undefined],
-            ['put', 'c', later.revision, undefined],
+            ['put', 'b', t.revision],
+            ['put', 'a', t.revision],
+            ['put', 'c', later.revision],
           ],
         );
       });
@@ -776,6 +784,32 @@ export async function collect(
   }
   assert.ok(n >= count, `watch delivered ${n} of ${count} events within ${WAIT_MS} ms`);
   return batches;
+}
+
+/** Every event of a watch up to and including the first at revision `until` (bounded by WAIT_MS). */
+async function collectUntil(
+  store: Store,
+  key: string,
+  options: Omit<WatchOptions, 'signal'>,
+  until: number,
+): Promise<WatchEvent[]> {
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), WAIT_MS);
+  const events: WatchEvent[] = [];
+  try {
+    for await (const b of store.watch(key, { ...options, signal: ac.signal })) {
+      events.push(...b.events);
+      if (b.events.some((e) => e.kv.modRevision >= until)) break;
+    }
+  } finally {
+    clearTimeout(timer);
+    ac.abort();
+  }
+  assert.ok(
+    events.some((e) => e.kv.modRevision >= until),
+    `watch did not reach revision ${until} within ${WAIT_MS} ms`,
+  );
+  return events;
 }
 
 /** `promise`, or a rejection once the wall-clock `deadline` (ms since epoch) passes. */
