@@ -4,7 +4,7 @@
  * by pid, even when a test fails or the test process exits early.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -133,9 +133,28 @@ export class EtcdMember {
     this.proc = proc;
   }
 
-  /** SIGSTOP: the member freezes, connections hang. */
+  /**
+   * SIGSTOP: the member freezes, connections hang. Returns once the kernel reports the process stopped
+   * (state `T` in /proc, bounded to 2 s): the signal is delivered asynchronously, and a request sent in
+   * between could still be served.
+   */
   pause(): void {
-    if (this.proc?.pid) process.kill(this.proc.pid, 'SIGSTOP');
+    const pid = this.proc?.pid;
+    if (!pid) return;
+    process.kill(pid, 'SIGSTOP');
+    const deadline = Date.now() + 2_000;
+    while (Date.now() < deadline) {
+      let state = '';
+      try {
+        // "pid (comm) S ...": the state follows the last ')'.
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+      } catch {
+        return; // no /proc (not Linux) or the process is gone: nothing more to wait for
+      }
+      if (state === 'T' || state === 't') return;
+    }
+    throw new Error(`etcd member ${this.spec.name} (pid ${pid}) did not stop within 2 s of SIGSTOP`);
   }
 
   resume(): void {
