@@ -11,9 +11,9 @@
  *   `footprint` message it answers with `footprint`.
  * The child exits when its parent goes away (the IPC channel closes).
  */
-import { Master } from '../src/master.js';
-import { Metrics } from '../src/metrics.js';
-import { Worker } from '../src/worker.js';
+import { Master } from '../src/scheduler/master.js';
+import { Metrics } from '../src/scheduler/metrics.js';
+import { Worker } from '../src/scheduler/worker.js';
 import { etcdStore, makeTasks } from './lib.js';
 
 interface Args {

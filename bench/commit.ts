@@ -12,9 +12,9 @@
  * The floor replays exactly the master's put ops (same keys under a fresh root, same values, same order)
  * in unfenced txns of 128; the original's way puts them one by one in the same (priority) order.
  */
-import { keys } from '../src/keys.js';
-import { Master, type ScheduleReport } from '../src/master.js';
-import { Metrics } from '../src/metrics.js';
+import { keys } from '../src/scheduler/keys.js';
+import { Master, type ScheduleReport } from '../src/scheduler/master.js';
+import { Metrics } from '../src/scheduler/metrics.js';
 import type { Op, Store } from '../src/store/port.js';
 import {
   type BenchConfig,

@@ -8,11 +8,11 @@
  * - Master killed: the leader runs in a child process and is SIGKILLed; a second master waits in the
  *   election. Measured: from the kill to the end of the new leader's first schedule, against `ttl`.
  */
-import { keys } from '../src/keys.js';
-import { Master } from '../src/master.js';
-import { Metrics } from '../src/metrics.js';
+import { keys } from '../src/scheduler/keys.js';
+import { Master } from '../src/scheduler/master.js';
+import { Metrics } from '../src/scheduler/metrics.js';
+import { Worker } from '../src/scheduler/worker.js';
 import type { EtcdStore } from '../src/store/etcd.js';
-import { Worker } from '../src/worker.js';
 import {
   type BenchConfig,
   benchRoot,

@@ -4,9 +4,9 @@
  * `process.memoryUsage()`, `process.resourceUsage().maxRSS` and `process.cpuUsage()`. The baseline is the
  * same child before it created its master or worker (Node + the tsx loader + the library loaded).
  */
-import { keys } from '../src/keys.js';
-import { Master } from '../src/master.js';
-import { Metrics } from '../src/metrics.js';
+import { keys } from '../src/scheduler/keys.js';
+import { Master } from '../src/scheduler/master.js';
+import { Metrics } from '../src/scheduler/metrics.js';
 import {
   type BenchConfig,
   benchRoot,

@@ -5,11 +5,11 @@
  * acknowledged) to the start of its `run` on the worker. Also the time until all 10k run, from the end
  * of the first assignment txn and from the generator's call (the schedule's start, after reading workers).
  */
-import { keys } from '../src/keys.js';
-import { Master, type ScheduleReport } from '../src/master.js';
-import { Metrics } from '../src/metrics.js';
+import { keys } from '../src/scheduler/keys.js';
+import { Master, type ScheduleReport } from '../src/scheduler/master.js';
+import { Metrics } from '../src/scheduler/metrics.js';
+import { Worker } from '../src/scheduler/worker.js';
 import type { EtcdStore } from '../src/store/etcd.js';
-import { Worker } from '../src/worker.js';
 import {
   type BenchConfig,
   benchRoot,

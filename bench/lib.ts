@@ -5,7 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { keys } from '../src/keys.js';
+import { keys } from '../src/scheduler/keys.js';
 import { EtcdStore } from '../src/store/etcd.js';
 import type { Store, TxnRequest, TxnResult } from '../src/store/port.js';
 import type { Task } from '../src/task.js';

@@ -11,7 +11,7 @@
  * Usage: npm run bench:planner [-- --quick]
  */
 import { performance } from 'node:perf_hooks';
-import { rebalance } from '../src/planner.js';
+import { rebalance } from '../src/planner/rebalance.js';
 import type { Task } from '../src/task.js';
 import { originalPlan, seededRandom } from './original-policy.js';
 

@@ -1,9 +1,3 @@
-export type { BarrierWaitOptions } from './barrier.js';
-export { DoubleBarrier, TooManyParticipantsError } from './barrier.js';
-export type { Clock, TimerHandle } from './clock.js';
-export { ManualClock, systemClock } from './clock.js';
-export type { Fence, LeaderInfo } from './election.js';
-export { Election } from './election.js';
 export {
   BarrierTimeoutError,
   CompactedError,
@@ -20,15 +14,30 @@ export {
   WorkerNameTakenError,
   WorkerNumExceedMaximumError,
 } from './errors.js';
-export type { Keys } from './keys.js';
-export { keys, WORKER_VALUE_RUNNING } from './keys.js';
-export type { Logger } from './logger.js';
-export { silentLogger } from './logger.js';
-export type { MasterEvents, MasterOptions, ScheduleReport } from './master.js';
-export { Master } from './master.js';
-export { defaultMetrics, Metrics } from './metrics.js';
-export { Mutex } from './mutex.js';
-export type { Generator, GeneratorContext, NodeOptions } from './options.js';
+export type {
+  Assignment,
+  CurrentAssignment,
+  RebalanceInput,
+  RebalanceResult,
+  RebalanceStats,
+  Revocation,
+} from './planner/rebalance.js';
+export { rebalance } from './planner/rebalance.js';
+export type { BarrierWaitOptions } from './recipes/barrier.js';
+export { DoubleBarrier, TooManyParticipantsError } from './recipes/barrier.js';
+export type { Fence, LeaderInfo } from './recipes/election.js';
+export { Election } from './recipes/election.js';
+export { Mutex } from './recipes/mutex.js';
+export type { SessionEvents, SessionOptions } from './recipes/session.js';
+export { defaultMargin, Session } from './recipes/session.js';
+export type { PrefixWatcherOptions, WaitOptions, WatchUpdate } from './recipes/watcher.js';
+export { PrefixWatcher, waitForDelete, waitForPut } from './recipes/watcher.js';
+export type { Keys } from './scheduler/keys.js';
+export { keys, WORKER_VALUE_RUNNING } from './scheduler/keys.js';
+export type { MasterEvents, MasterOptions, ScheduleReport } from './scheduler/master.js';
+export { Master } from './scheduler/master.js';
+export { defaultMetrics, Metrics } from './scheduler/metrics.js';
+export type { Generator, GeneratorContext, NodeOptions } from './scheduler/options.js';
 export {
   DEFAULT_BARRIER_TIMEOUT,
   DEFAULT_DRAIN_TIMEOUT,
@@ -37,18 +46,16 @@ export {
   DEFAULT_TIMEOUT,
   DEFAULT_TTL,
   defaultName,
-} from './options.js';
+} from './scheduler/options.js';
 export type {
-  Assignment,
-  CurrentAssignment,
-  RebalanceInput,
-  RebalanceResult,
-  RebalanceStats,
-  Revocation,
-} from './planner.js';
-export { rebalance } from './planner.js';
-export type { SessionEvents, SessionOptions } from './session.js';
-export { defaultMargin, Session } from './session.js';
+  RestartPolicy,
+  RunContext,
+  RunHandler,
+  TaskChange,
+  WorkerEvents,
+  WorkerOptions,
+} from './scheduler/worker.js';
+export { Worker, WorkerStatus } from './scheduler/worker.js';
 export type { EtcdStoreOptions } from './store/etcd.js';
 export { EtcdStore } from './store/etcd.js';
 export type { MemoryStoreOptions } from './store/memory.js';
@@ -74,14 +81,7 @@ export type {
 export { NO_LEASE } from './store/port.js';
 export type { Task } from './task.js';
 export { decodeTask, encodeTask, validateTask } from './task.js';
-export type { PrefixWatcherOptions, WaitOptions, WatchUpdate } from './watcher.js';
-export { PrefixWatcher, waitForDelete, waitForPut } from './watcher.js';
-export type {
-  RestartPolicy,
-  RunContext,
-  RunHandler,
-  TaskChange,
-  WorkerEvents,
-  WorkerOptions,
-} from './worker.js';
-export { Worker, WorkerStatus } from './worker.js';
+export type { Clock, TimerHandle } from './util/clock.js';
+export { ManualClock, systemClock } from './util/clock.js';
+export type { Logger } from './util/logger.js';
+export { silentLogger } from './util/logger.js';

@@ -1,5 +1,13 @@
 import { InvalidTaskError } from './errors.js';
-import { hasControlChar } from './keys.js';
+
+/** True when `s` holds a control character (U+0000–U+001F, U+007F). */
+export function hasControlChar(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
+}
 
 /** A long-running task, as the generator describes it and as a worker receives it. */
 export interface Task {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { DoubleBarrier, TooManyParticipantsError } from '../src/barrier.js';
 import { BarrierTimeoutError } from '../src/errors.js';
-import { Session } from '../src/session.js';
+import { DoubleBarrier, TooManyParticipantsError } from '../src/recipes/barrier.js';
+import { Session } from '../src/recipes/session.js';
 import { uniqueRoot } from './helpers/etcd.js';
 import { storeFactories, type TestStore } from './helpers/stores.js';
 import { waitFor } from './helpers/wait.js';

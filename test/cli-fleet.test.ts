@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { collectStatus, type StatusReport } from '../src/cli/status.js';
-import { keys } from '../src/keys.js';
+import { keys } from '../src/scheduler/keys.js';
 import { EtcdStore } from '../src/store/etcd.js';
 import { CliProcess, FIXTURES, killAll, runCli } from './fixtures/cli-process.js';
 import { freePort, sharedEndpoints, uniqueRoot } from './helpers/etcd.js';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { Election, type LeaderInfo } from '../src/election.js';
 import { NotLeaderError, SessionLostError } from '../src/errors.js';
-import { Session } from '../src/session.js';
+import { Election, type LeaderInfo } from '../src/recipes/election.js';
+import { Session } from '../src/recipes/session.js';
 import type { Store } from '../src/store/port.js';
 import { uniqueRoot } from './helpers/etcd.js';
 import { storeFactories, type TestStore } from './helpers/stores.js';

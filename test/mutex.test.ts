@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { NotLeaderError, SessionLostError } from '../src/errors.js';
-import { Mutex } from '../src/mutex.js';
-import { Session } from '../src/session.js';
+import { Mutex } from '../src/recipes/mutex.js';
+import { Session } from '../src/recipes/session.js';
 import { uniqueRoot } from './helpers/etcd.js';
 import { storeFactories, type TestStore } from './helpers/stores.js';
 import { waitFor } from './helpers/wait.js';

@@ -1,6 +1,6 @@
 /** Shared checks for the planner tests: every guarantee of `rebalance`, verified from the outside. */
 import assert from 'node:assert/strict';
-import type { RebalanceInput, RebalanceResult } from '../src/planner.js';
+import type { RebalanceInput, RebalanceResult } from '../src/planner/rebalance.js';
 import type { Task } from '../src/task.js';
 
 export type Current = Map<string, string[]>;

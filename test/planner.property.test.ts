@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { solveExtras } from '../src/planner/extras.js';
 import { extraBounds } from '../src/planner/levels.js';
-import { type RebalanceInput, rebalance } from '../src/planner.js';
+import { type RebalanceInput, rebalance } from '../src/planner/rebalance.js';
 import type { Task } from '../src/task.js';
 import {
   bruteForceLowerBound,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PlannerInputError } from '../src/errors.js';
-import { type RebalanceInput, type RebalanceResult, rebalance } from '../src/planner.js';
+import { type RebalanceInput, type RebalanceResult, rebalance } from '../src/planner/rebalance.js';
 import type { Task } from '../src/task.js';
 import { checkPlan, currentOf, shape, tasksOf, workersOf } from './planner.helpers.js';
 

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { ManualClock } from '../src/clock.js';
 import { SessionLostError } from '../src/errors.js';
-import { defaultMargin, Session } from '../src/session.js';
+import { defaultMargin, Session } from '../src/recipes/session.js';
 import { MemoryStore } from '../src/store/memory.js';
 import type { Store } from '../src/store/port.js';
+import { ManualClock } from '../src/util/clock.js';
 import { etcdStores, storeFactories } from './helpers/stores.js';
 import { waitFor } from './helpers/wait.js';
 

@@ -5,13 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ManualClock } from '../src/clock.js';
-import { keys } from '../src/keys.js';
-import { Master } from '../src/master.js';
-import { Metrics } from '../src/metrics.js';
+import { keys } from '../src/scheduler/keys.js';
+import { Master } from '../src/scheduler/master.js';
+import { Metrics } from '../src/scheduler/metrics.js';
+import { Worker } from '../src/scheduler/worker.js';
 import { MemoryStore } from '../src/store/memory.js';
 import type { Task } from '../src/task.js';
-import { Worker } from '../src/worker.js';
+import { ManualClock } from '../src/util/clock.js';
 import { checkInvariants, formatReport, type RunInterval } from './helpers/checker.js';
 import { FaultyStore, simulate } from './helpers/sim.js';
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ManualClock } from '../src/clock.js';
 import { CompactedError, LeaseNotFoundError, StoreUnavailableError } from '../src/errors.js';
 import { MemoryStore } from '../src/store/memory.js';
+import { ManualClock } from '../src/util/clock.js';
 import { allEvents, collect, storeConformance, withDeadline } from './conformance/store.js';
 
 storeConformance('memory', async () => {

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { systemClock } from '../src/clock.js';
+import { PrefixWatcher, type WatchUpdate, waitForDelete, waitForPut } from '../src/recipes/watcher.js';
 import { EtcdStore } from '../src/store/etcd.js';
 import { MemoryStore } from '../src/store/memory.js';
 import type { KeyValue, Store, WatchEvent, WatchOptions } from '../src/store/port.js';
-import { PrefixWatcher, type WatchUpdate, waitForDelete, waitForPut } from '../src/watcher.js';
+import { systemClock } from '../src/util/clock.js';
 import { type EtcdCluster, startEtcd, uniqueRoot } from './helpers/etcd.js';
 import { TcpProxy } from './helpers/proxy.js';
 import { storeFactories } from './helpers/stores.js';

@@ -5,11 +5,11 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { OptionError } from '../src/errors.js';
-import { Master } from '../src/master.js';
-import { Metrics } from '../src/metrics.js';
+import { Master } from '../src/scheduler/master.js';
+import { Metrics } from '../src/scheduler/metrics.js';
+import { type TaskChange, Worker } from '../src/scheduler/worker.js';
 import { MemoryStore } from '../src/store/memory.js';
 import { encodeTask } from '../src/task.js';
-import { type TaskChange, Worker } from '../src/worker.js';
 import { Fleet } from './helpers/fleet.js';
 import { waitFor } from './helpers/wait.js';
 

@@ -2,8 +2,9 @@
  * The demo's data: the simulated market (tasks in three groups, some keyed, some with priorities), the
  * simulated work, and the balance summary of an assignment.
  */
+
+import type { RunHandler } from '../scheduler/worker.js';
 import type { Task } from '../task.js';
-import type { RunHandler } from '../worker.js';
 
 const COINS = [
   'btc',

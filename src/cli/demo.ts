@@ -4,12 +4,12 @@
  * a worker joins, a worker crashes (its lease revoked, no drain), the task set changes. Shown live as a
  * table on a terminal, as plain lines otherwise. Ends after `--duration` with exit code 0.
  */
-import { keys, rootPath } from '../keys.js';
-import { Master, type ScheduleReport } from '../master.js';
-import { Metrics } from '../metrics.js';
+import { keys, rootPath } from '../scheduler/keys.js';
+import { Master, type ScheduleReport } from '../scheduler/master.js';
+import { Metrics } from '../scheduler/metrics.js';
+import { Worker, WorkerStatus } from '../scheduler/worker.js';
 import type { Store } from '../store/port.js';
 import { decodeTask, type Task } from '../task.js';
-import { Worker, WorkerStatus } from '../worker.js';
 import { CliError, type ConnectionFlags, openStore } from './common.js';
 import { type Assignment, balanceLine, GROUPS, marketTasks, simulatedWork, split } from './demo-story.js';
 import { formatDuration } from './duration.js';

@@ -7,9 +7,9 @@ import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Generator } from '../options.js';
+import type { Generator } from '../scheduler/options.js';
+import type { RunHandler } from '../scheduler/worker.js';
 import type { Task } from '../task.js';
-import type { RunHandler } from '../worker.js';
 import { CliError } from './common.js';
 
 /** One entry of a JSON task list; `raw` is UTF-8 text. */

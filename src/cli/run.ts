@@ -5,12 +5,12 @@
 import type { Server } from 'node:http';
 import { collectDefaultMetrics } from 'prom-client';
 import { EschedulerError, OptionError } from '../errors.js';
-import { keys, rootPath } from '../keys.js';
-import { Master } from '../master.js';
-import { defaultMetrics } from '../metrics.js';
-import { defaultName } from '../options.js';
+import { keys, rootPath } from '../scheduler/keys.js';
+import { Master } from '../scheduler/master.js';
+import { defaultMetrics } from '../scheduler/metrics.js';
+import { defaultName } from '../scheduler/options.js';
+import { type RunHandler, Worker, WorkerStatus } from '../scheduler/worker.js';
 import type { Store } from '../store/port.js';
-import { type RunHandler, Worker, WorkerStatus } from '../worker.js';
 import { CliError, type ConnectionFlags, type LogLevel, makeLogger, openStore } from './common.js';
 import { closeHttp, type ProbeResult, serveHttp } from './http.js';
 import { loadGenerator, loadHandler } from './load.js';

@@ -3,8 +3,8 @@
  * worker with its lease time left and its assigned and claimed tasks by group, tasks assigned to no live
  * worker, the start-up barrier and the last schedule (`/<root>/status/master`).
  */
-import { keys, rootPath } from '../keys.js';
-import type { ScheduleReport } from '../master.js';
+import { keys, rootPath } from '../scheduler/keys.js';
+import type { ScheduleReport } from '../scheduler/master.js';
 import type { Store } from '../store/port.js';
 import { decodeTask } from '../task.js';
 import { CliError, type ConnectionFlags, etcdEndpoints, openStore } from './common.js';

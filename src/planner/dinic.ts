@@ -1,6 +1,21 @@
-import type { Residual } from './extras.js';
-
 const INF = Number.POSITIVE_INFINITY;
+
+/** The part of the extras flow state (`Residual` in extras.ts) that Dinic reads and writes. */
+export interface GoodPairFlow {
+  readonly W: number;
+  readonly need: ArrayLike<number>;
+  readonly regCap: Int32Array;
+  readonly hubCap: Int32Array;
+  readonly hubTotal: number;
+  readonly fill: Int32Array;
+  readonly reg: Int32Array;
+  readonly hub: Int32Array;
+  readonly goodOff: Int32Array;
+  readonly goodW: Int32Array;
+  readonly goodUsed: Uint8Array;
+  hubUsed: number;
+  missing: number;
+}
 
 /**
  * Step 1 of {@link solveExtras}, second half: Dinic's maximum flow over the good pairs only, started from
@@ -8,7 +23,7 @@ const INF = Number.POSITIVE_INFINITY;
  * (the optional slots), t; edges s → g (r_g), g → w for good pairs (1), w → t (lo_w), w → h (hi_w − lo_w),
  * h → t (R − Σ lo).
  */
-export function dinic(r: Residual): void {
+export function dinic(r: GoodPairFlow): void {
   const { W, regCap, hubCap, hubTotal, need, fill, reg, hub, goodOff, goodW, goodUsed } = r;
   const G = need.length;
   const S = 0;

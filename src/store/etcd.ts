@@ -37,7 +37,6 @@ import {
   StoreRequestError,
   StoreUnavailableError,
 } from '../errors.js';
-import { prefixEnd } from '../keys.js';
 import { EtcdWatch } from './etcd-watch.js';
 import {
   type Compare,
@@ -538,4 +537,17 @@ function toRequestOp(op: Op): IRequestOp {
     case 'range':
       return { request_range: rangeRequest(op.key, op) };
   }
+}
+
+/** Prefix end for an etcd range: the smallest key greater than every key with this prefix. */
+function prefixEnd(prefix: string): string {
+  const b = Buffer.from(prefix, 'utf8');
+  for (let i = b.length - 1; i >= 0; i--) {
+    if (b[i] < 0xff) {
+      const out = b.subarray(0, i + 1);
+      out[i]++;
+      return out.toString('latin1');
+    }
+  }
+  return '\0';
 }

@@ -1,4 +1,3 @@
-import { type Clock, systemClock, type TimerHandle } from '../clock.js';
 import {
   CompactedError,
   LeaseNotFoundError,
@@ -6,6 +5,8 @@ import {
   StoreRequestError,
   StoreUnavailableError,
 } from '../errors.js';
+import { type Clock, systemClock, type TimerHandle } from '../util/clock.js';
+import { mulberry32 } from '../util/random.js';
 import { checkKey, checkTxn, compareKeys, normalizeLease } from './memory-rules.js';
 import { MemoryWatch } from './memory-watch.js';
 import {
@@ -612,16 +613,4 @@ function nonNegativeInt(name: string, value: number): number {
     );
   }
   return value;
-}
-
-/** Small seeded PRNG (mulberry32): uniform in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

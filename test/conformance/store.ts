@@ -8,7 +8,6 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import type { ManualClock } from '../../src/clock.js';
 import { CompactedError, LeaseNotFoundError, StoreRequestError } from '../../src/errors.js';
 import {
   type Compare,
@@ -23,6 +22,7 @@ import {
   type WatchEvent,
   type WatchOptions,
 } from '../../src/store/port.js';
+import type { ManualClock } from '../../src/util/clock.js';
 
 export interface StoreFixture {
   store: Store;

@@ -9,11 +9,11 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { keys } from '../../src/keys.js';
+import { PrefixWatcher } from '../../src/recipes/watcher.js';
+import { keys } from '../../src/scheduler/keys.js';
+import { type RunHandler, Worker } from '../../src/scheduler/worker.js';
 import { EtcdStore } from '../../src/store/etcd.js';
 import type { Task } from '../../src/task.js';
-import { PrefixWatcher } from '../../src/watcher.js';
-import { type RunHandler, Worker } from '../../src/worker.js';
 import { CliProcess, FIXTURES } from '../fixtures/cli-process.js';
 import {
   type AssignInterval,

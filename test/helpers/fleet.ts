@@ -3,13 +3,13 @@
  * start/stop timestamps per task and worker, for the protocol tests.
  */
 import pino from 'pino';
-import { keys } from '../../src/keys.js';
-import type { Logger } from '../../src/logger.js';
-import { Master, type MasterOptions } from '../../src/master.js';
-import { Metrics } from '../../src/metrics.js';
+import { keys } from '../../src/scheduler/keys.js';
+import { Master, type MasterOptions } from '../../src/scheduler/master.js';
+import { Metrics } from '../../src/scheduler/metrics.js';
+import { Worker, type WorkerOptions } from '../../src/scheduler/worker.js';
 import type { Store } from '../../src/store/port.js';
 import type { Task } from '../../src/task.js';
-import { Worker, type WorkerOptions } from '../../src/worker.js';
+import type { Logger } from '../../src/util/logger.js';
 import { uniqueRoot } from './etcd.js';
 import { waitFor } from './wait.js';
 

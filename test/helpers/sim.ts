@@ -10,11 +10,12 @@
  */
 import { createHash } from 'node:crypto';
 import pino from 'pino';
-import { ManualClock } from '../../src/clock.js';
 import { StoreUnavailableError } from '../../src/errors.js';
-import { keys } from '../../src/keys.js';
-import { Master } from '../../src/master.js';
-import { Metrics } from '../../src/metrics.js';
+import { DEFAULT_RETRY_DELAY, PrefixWatcher } from '../../src/recipes/watcher.js';
+import { keys } from '../../src/scheduler/keys.js';
+import { Master } from '../../src/scheduler/master.js';
+import { Metrics } from '../../src/scheduler/metrics.js';
+import { Worker } from '../../src/scheduler/worker.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import type {
   KeyValue,
@@ -31,8 +32,7 @@ import type {
   WatchStream,
 } from '../../src/store/port.js';
 import type { Task } from '../../src/task.js';
-import { DEFAULT_RETRY_DELAY, PrefixWatcher } from '../../src/watcher.js';
-import { Worker } from '../../src/worker.js';
+import { ManualClock } from '../../src/util/clock.js';
 import {
   type AssignInterval,
   type CheckReport,

@@ -10,11 +10,12 @@
  * pid) — use it for fault tests and anything that compacts. `ESCHEDULER_TEST_STORES=memory` (or `etcd`)
  * limits a run to one adapter.
  */
-import type { Clock } from '../../src/clock.js';
-import { systemClock } from '../../src/clock.js';
+
 import { EtcdStore } from '../../src/store/etcd.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import type { Store } from '../../src/store/port.js';
+import type { Clock } from '../../src/util/clock.js';
+import { systemClock } from '../../src/util/clock.js';
 import { type EtcdCluster, sharedEndpoints, startEtcd } from './etcd.js';
 
 export type StoreName = 'memory' | 'etcd';

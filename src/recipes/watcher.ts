@@ -5,9 +5,11 @@
  * A raw store watch never resumes by itself (see `WatchStream`): these helpers do, from the last event
  * they delivered, so nothing is lost or repeated across a disconnect, and they re-list after a compaction.
  */
-import { abortReason, type Clock, sleep, systemClock } from './clock.js';
-import { CompactedError, isRetryableError } from './errors.js';
-import type { KeyValue, RangeResult, Store, WatchEvent } from './store/port.js';
+
+import { CompactedError, isRetryableError } from '../errors.js';
+import type { KeyValue, RangeResult, Store, WatchEvent } from '../store/port.js';
+import { type Clock, sleep, systemClock } from '../util/clock.js';
+import { abortReason, linkSignal, raceSignal } from '../util/signals.js';
 
 /** Delay before a watch or list is tried again after the store was unavailable. */
 export const DEFAULT_RETRY_DELAY = 500;
@@ -241,47 +243,6 @@ async function waitForEvent(
       unlink();
     }
   }
-}
-
-/**
- * Aborts `target` when `source` aborts (at once if it already has); returns the function that unlinks
- * them. Unlike `AbortSignal.any`, nothing stays attached to a long-lived source after the unlink.
- */
-export function linkSignal(target: AbortController, source: AbortSignal | undefined): () => void {
-  if (!source) return () => {};
-  if (source.aborted) {
-    target.abort(source.reason);
-    return () => {};
-  }
-  const onAbort = () => target.abort(source.reason);
-  source.addEventListener('abort', onAbort, { once: true });
-  return () => source.removeEventListener('abort', onAbort);
-}
-
-/**
- * Settles like `promise`, or rejects with the signal's reason as soon as it aborts — so a call that hangs
- * (a frozen etcd member) never holds up a stop. The promise keeps running; its late outcome is ignored.
- */
-export function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) {
-    promise.catch(() => undefined); // the caller gave up on this call; its outcome no longer matters
-    return Promise.reject(abortReason(signal));
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(abortReason(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
 }
 
 /**

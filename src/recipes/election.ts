@@ -7,11 +7,12 @@
  *
  * Beyond Go: {@link Election.fence} gives the compare that makes any txn fail once this leader is deposed.
  */
-import { NotLeaderError, SessionLostError } from './errors.js';
+import { NotLeaderError, SessionLostError } from '../errors.js';
+import type { Compare, KeyValue, WatchEvent } from '../store/port.js';
+import { raceSignal } from '../util/signals.js';
 import { deleteOwnKey, withSessionSignal } from './recipe.js';
 import type { Session } from './session.js';
-import type { Compare, KeyValue, WatchEvent } from './store/port.js';
-import { PrefixWatcher, raceSignal, waitDeletes } from './watcher.js';
+import { PrefixWatcher, waitDeletes } from './watcher.js';
 
 /** The leader as stored: its key, value (the leader's name) and the key's create revision. */
 export interface LeaderInfo {

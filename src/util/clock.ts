@@ -1,3 +1,6 @@
+import { mulberry32 } from './random.js';
+import { abortReason } from './signals.js';
+
 /**
  * One injectable clock for everything that reads time or waits: stores (lease expiry), sessions
  * (self-fencing), masters and workers (intervals, backoff). The system clock is the default; the
@@ -9,6 +12,11 @@ export interface Clock {
   /** Calls `fn` after `ms` milliseconds; returns a handle for {@link Clock.clearTimeout}. */
   setTimeout(fn: () => void, ms: number): TimerHandle;
   clearTimeout(handle: TimerHandle): void;
+  /**
+   * Uniform in [0, 1): the randomness of retry jitter. A ManualClock draws it from a seeded PRNG so a
+   * simulation stays deterministic. @default Math.random
+   */
+  random?(): number;
 }
 
 /** Opaque timer handle. */
@@ -26,6 +34,7 @@ export const systemClock: Clock = {
   clearTimeout(handle) {
     clearTimeout(handle.__timer as NodeJS.Timeout);
   },
+  random: Math.random,
 };
 
 /**
@@ -49,15 +58,6 @@ export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<v
   });
 }
 
-/** The reason of an aborted signal as an Error (an `AbortError` when the signal carries none). */
-export function abortReason(signal: AbortSignal): Error {
-  const r: unknown = signal.reason;
-  if (r instanceof Error) return r;
-  const e = new Error(r === undefined ? 'The operation was aborted' : String(r));
-  e.name = 'AbortError';
-  return e;
-}
-
 interface ManualTimer {
   at: number;
   seq: number;
@@ -75,8 +75,12 @@ export class ManualClock implements Clock {
   private seq = 0;
   private timers: ManualTimer[] = [];
 
-  constructor(start = 1_700_000_000_000) {
+  /** Seeded randomness for retry jitter: the same seed gives the same delays. */
+  readonly random: () => number;
+
+  constructor(start = 1_700_000_000_000, seed = 1) {
     this.current = start;
+    this.random = mulberry32(seed);
   }
 
   now(): number {

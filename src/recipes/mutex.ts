@@ -4,11 +4,12 @@
  * lowest create revision holds the lock. A waiter waits for the deletion of the key created just before
  * its own and re-checks that its own key still exists before it returns.
  */
-import { NotLeaderError, SessionLostError } from './errors.js';
+import { NotLeaderError, SessionLostError } from '../errors.js';
+import type { Compare, KeyValue, TxnResult } from '../store/port.js';
+import { raceSignal } from '../util/signals.js';
 import { deleteOwnKey, withSessionSignal } from './recipe.js';
 import type { Session } from './session.js';
-import type { Compare, KeyValue, TxnResult } from './store/port.js';
-import { raceSignal, waitDeletes } from './watcher.js';
+import { waitDeletes } from './watcher.js';
 
 export class Mutex {
   /** `<prefix>/`: every contender's key starts with it. */

@@ -1,15 +1,20 @@
-import { DoubleBarrier } from './barrier.js';
-import { type Clock, sleep } from './clock.js';
 import {
   BarrierTimeoutError,
   EschedulerError,
   OptionError,
   WorkerNameTakenError,
   WorkerNumExceedMaximumError,
-} from './errors.js';
-import { TypedEmitter } from './events.js';
+} from '../errors.js';
+import { DoubleBarrier } from '../recipes/barrier.js';
+import { Session } from '../recipes/session.js';
+import { PrefixWatcher, waitForDelete } from '../recipes/watcher.js';
+import type { KeyValue, Store } from '../store/port.js';
+import { decodeTask, encodeTask, type Task } from '../task.js';
+import { type Clock, sleep } from '../util/clock.js';
+import { TypedEmitter } from '../util/emitter.js';
+import { childLogger, type Logger } from '../util/logger.js';
+import { AsyncQueue } from '../util/queue.js';
 import { type Keys, keys } from './keys.js';
-import { childLogger, type Logger } from './logger.js';
 import {
   DEFAULT_DRAIN_TIMEOUT,
   msOption,
@@ -18,13 +23,10 @@ import {
   parseNodeOptions,
   type ResolvedNodeOptions,
 } from './options.js';
-import { AsyncQueue } from './queue.js';
 import { registerWorker } from './registration.js';
-import { ClaimBatcher, TaskRunner } from './runner.js';
-import { Session } from './session.js';
-import type { KeyValue, Store } from './store/port.js';
-import { decodeTask, encodeTask, type Task } from './task.js';
-import { PrefixWatcher, waitForDelete } from './watcher.js';
+import { ClaimBatcher, type RestartPolicy, type RunHandler, TaskRunner } from './runner.js';
+
+export type { RestartPolicy, RunContext, RunHandler } from './runner.js';
 
 /** The original's worker status values. */
 export const WorkerStatus = {
@@ -35,27 +37,6 @@ export const WorkerStatus = {
   Dead: 'dead',
 } as const;
 export type WorkerStatus = (typeof WorkerStatus)[keyof typeof WorkerStatus];
-
-export interface RunContext {
-  /** Aborted when the task is revoked, changes, or the worker stops or loses its lease. */
-  signal: AbortSignal;
-  /** This worker's name. */
-  worker: string;
-  /** 1 for the first run, then 2, 3... for restarts. */
-  attempt: number;
-}
-
-/** Runs one task until `signal` aborts. Throwing or returning while still assigned restarts it (with backoff). */
-export type RunHandler = (task: Task, ctx: RunContext) => Promise<void> | void;
-
-export interface RestartPolicy {
-  /** First restart delay. @default 1_000 (ms) */
-  initialDelay?: number;
-  /** Longest restart delay. @default 30_000 (ms) */
-  maxDelay?: number;
-  /** Delay multiplier per attempt. @default 2 */
-  factor?: number;
-}
 
 export interface WorkerOptions extends NodeOptions {
   /** Started for each assigned task, highest priority first. Without it, use `watchTasks()` and `add()`/`del()`. */

@@ -33,12 +33,13 @@
  * `workers: []` is well defined: every current assignment is revoked, nothing is assigned (the master treats
  * zero workers as "leave everything as it is" and does not call the planner then).
  */
-import { PlannerInputError } from './errors.js';
-import { solveExtras } from './planner/extras.js';
-import { compareStrings, fnv1a } from './planner/hash.js';
-import { IdIndex } from './planner/ids.js';
-import { type Bundle, planBundles } from './planner/keyed.js';
-import { extraBounds } from './planner/levels.js';
+import { PlannerInputError } from '../errors.js';
+import type { Task } from '../task.js';
+import { solveExtras } from './extras.js';
+import { compareStrings, fnv1a } from './hash.js';
+import { IdIndex } from './ids.js';
+import { type Bundle, planBundles } from './keyed.js';
+import { extraBounds } from './levels.js';
 import {
   compareIds,
   moveWorstToEnd,
@@ -47,8 +48,7 @@ import {
   sortByPriorityThenId,
   sortSmallByIds,
   spread,
-} from './planner/order.js';
-import type { Task } from './task.js';
+} from './order.js';
 
 /** Worker name → ids of the tasks it holds now; may name dead workers and ids no longer desired. */
 export type CurrentAssignment =

@@ -1,4 +1,5 @@
-import { OptionError } from './errors.js';
+import { OptionError } from '../errors.js';
+import { hasControlChar } from '../task.js';
 
 /**
  * The etcd key layout, compatible with the Go original (v0.1.59), which joins paths with Go's
@@ -27,15 +28,6 @@ export interface Keys {
   claim(id: string): string;
   /** Master status JSON (ours). */
   masterStatus: string;
-}
-
-/** True when `s` holds a control character (U+0000–U+001F, U+007F). */
-export function hasControlChar(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x20 || c === 0x7f) return true;
-  }
-  return false;
 }
 
 /** Refuses a name that could escape its prefix or break the key layout; returns it unchanged. */
@@ -93,16 +85,3 @@ export function keys(rootName: string): Keys {
 
 /** Value of a worker key, as the original writes it. */
 export const WORKER_VALUE_RUNNING = 'running';
-
-/** Prefix end for an etcd range: the smallest key greater than every key with this prefix. */
-export function prefixEnd(prefix: string): string {
-  const b = Buffer.from(prefix, 'utf8');
-  for (let i = b.length - 1; i >= 0; i--) {
-    if (b[i] < 0xff) {
-      const out = b.subarray(0, i + 1);
-      out[i]++;
-      return out.toString('latin1');
-    }
-  }
-  return '\0';
-}

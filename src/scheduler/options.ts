@@ -1,11 +1,11 @@
 import { networkInterfaces } from 'node:os';
-import { type Clock, systemClock } from './clock.js';
-import { OptionError } from './errors.js';
+import { OptionError } from '../errors.js';
+import type { Store } from '../store/port.js';
+import type { Task } from '../task.js';
+import { type Clock, systemClock } from '../util/clock.js';
+import { type Logger, silentLogger } from '../util/logger.js';
 import { checkName, rootPath } from './keys.js';
-import { type Logger, silentLogger } from './logger.js';
 import { defaultMetrics, type Metrics } from './metrics.js';
-import type { Store } from './store/port.js';
-import type { Task } from './task.js';
 
 /** @default 10 (s) */
 export const DEFAULT_TTL = 10;

@@ -2,10 +2,10 @@
  * What the coordination recipes (election, mutex, barrier) share: waiting under the session's and the
  * caller's signal with one cleanup and error path, and deleting their own key when they give up.
  */
-import { abortReason } from './clock.js';
-import { LeaseNotFoundError, SessionLostError } from './errors.js';
+
+import { LeaseNotFoundError, SessionLostError } from '../errors.js';
+import { abortReason, linkSignal } from '../util/signals.js';
 import type { Session } from './session.js';
-import { linkSignal } from './watcher.js';
 
 /**
  * Runs `body` under a signal that aborts when the session is lost or closed, or when `userSignal` aborts.

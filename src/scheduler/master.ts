@@ -1,10 +1,15 @@
-import { DoubleBarrier } from './barrier.js';
-import { type Clock, sleep } from './clock.js';
-import { Election } from './election.js';
-import { BarrierTimeoutError, InvalidTaskError, NotLeaderError, OptionError } from './errors.js';
-import { TypedEmitter } from './events.js';
+import { BarrierTimeoutError, InvalidTaskError, NotLeaderError, OptionError } from '../errors.js';
+import { rebalance } from '../planner/rebalance.js';
+import { DoubleBarrier } from '../recipes/barrier.js';
+import { Election } from '../recipes/election.js';
+import { Session } from '../recipes/session.js';
+import { PrefixWatcher } from '../recipes/watcher.js';
+import { type Compare, MAX_REQUEST_BYTES, MAX_TXN_OPS, type Op, type Store } from '../store/port.js';
+import { encodeTask, type Task, validateTask } from '../task.js';
+import { type Clock, sleep } from '../util/clock.js';
+import { TypedEmitter } from '../util/emitter.js';
+import { childLogger, type Logger } from '../util/logger.js';
 import { type Keys, keys } from './keys.js';
-import { childLogger, type Logger } from './logger.js';
 import {
   DEFAULT_INTERVAL,
   DEFAULT_REBALANCE_WAIT,
@@ -15,11 +20,6 @@ import {
   parseNodeOptions,
   type ResolvedNodeOptions,
 } from './options.js';
-import { rebalance } from './planner.js';
-import { Session } from './session.js';
-import { type Compare, MAX_REQUEST_BYTES, MAX_TXN_OPS, type Op, type Store } from './store/port.js';
-import { encodeTask, type Task, validateTask } from './task.js';
-import { PrefixWatcher } from './watcher.js';
 
 export interface MasterOptions extends NodeOptions {
   /** Returns the desired tasks; called by the leader on every schedule. */

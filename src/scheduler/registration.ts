@@ -1,9 +1,9 @@
-import { WorkerNameTakenError, WorkerNumExceedMaximumError } from './errors.js';
+import { WorkerNameTakenError, WorkerNumExceedMaximumError } from '../errors.js';
+import { Mutex } from '../recipes/mutex.js';
+import type { Session } from '../recipes/session.js';
+import type { Logger } from '../util/logger.js';
 import type { Keys } from './keys.js';
 import { WORKER_VALUE_RUNNING } from './keys.js';
-import type { Logger } from './logger.js';
-import { Mutex } from './mutex.js';
-import type { Session } from './session.js';
 
 export interface RegistrationRequest {
   session: Session;

@@ -4,11 +4,12 @@
  * `ttl − margin`, the session declares itself lost — before the server can expire the lease — so its
  * owner stops acting on what the lease protects (self-fencing).
  */
-import { type Clock, sleep, systemClock, type TimerHandle } from './clock.js';
-import { EschedulerError, LeaseNotFoundError, OptionError, SessionLostError } from './errors.js';
-import { TypedEmitter } from './events.js';
-import type { LeaseId, Store } from './store/port.js';
-import { raceSignal } from './watcher.js';
+
+import { EschedulerError, LeaseNotFoundError, OptionError, SessionLostError } from '../errors.js';
+import type { LeaseId, Store } from '../store/port.js';
+import { type Clock, sleep, systemClock, type TimerHandle } from '../util/clock.js';
+import { TypedEmitter } from '../util/emitter.js';
+import { raceSignal } from '../util/signals.js';
 
 export interface SessionOptions {
   store: Store;

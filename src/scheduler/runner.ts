@@ -1,12 +1,32 @@
-import { type Clock, sleep } from './clock.js';
-import { LeaseNotFoundError } from './errors.js';
-import type { Logger } from './logger.js';
+import { LeaseNotFoundError } from '../errors.js';
+import type { Session } from '../recipes/session.js';
+import { waitForDelete } from '../recipes/watcher.js';
+import { type Compare, type LeaseId, MAX_TXN_OPS, type Op, type Store } from '../store/port.js';
+import type { Task } from '../task.js';
+import { type Clock, sleep } from '../util/clock.js';
+import type { Logger } from '../util/logger.js';
 import type { Metrics } from './metrics.js';
-import type { Session } from './session.js';
-import { type Compare, type LeaseId, MAX_TXN_OPS, type Op, type Store } from './store/port.js';
-import type { Task } from './task.js';
-import { waitForDelete } from './watcher.js';
-import type { RestartPolicy, RunHandler } from './worker.js';
+
+export interface RunContext {
+  /** Aborted when the task is revoked, changes, or the worker stops or loses its lease. */
+  signal: AbortSignal;
+  /** This worker's name. */
+  worker: string;
+  /** 1 for the first run, then 2, 3... for restarts. */
+  attempt: number;
+}
+
+/** Runs one task until `signal` aborts. Throwing or returning while still assigned restarts it (with backoff). */
+export type RunHandler = (task: Task, ctx: RunContext) => Promise<void> | void;
+
+export interface RestartPolicy {
+  /** First restart delay. @default 1_000 (ms) */
+  initialDelay?: number;
+  /** Longest restart delay. @default 30_000 (ms) */
+  maxDelay?: number;
+  /** Delay multiplier per attempt. @default 2 */
+  factor?: number;
+}
 
 export interface RunnerDeps {
   task: Task;

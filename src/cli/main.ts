@@ -8,12 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { addConnectionFlags, CliError, LOG_LEVELS } from './cli/common.js';
-import { demoCommand } from './cli/demo.js';
-import { formatDuration, parseDuration, parseInteger } from './cli/duration.js';
-import { runCommand } from './cli/run.js';
-import { statusCommand } from './cli/status.js';
-import { EschedulerError } from './errors.js';
+import { EschedulerError } from '../errors.js';
 import {
   DEFAULT_BARRIER_TIMEOUT,
   DEFAULT_DRAIN_TIMEOUT,
@@ -21,7 +16,12 @@ import {
   DEFAULT_REBALANCE_WAIT,
   DEFAULT_TIMEOUT,
   DEFAULT_TTL,
-} from './options.js';
+} from '../scheduler/options.js';
+import { addConnectionFlags, CliError, LOG_LEVELS } from './common.js';
+import { demoCommand } from './demo.js';
+import { formatDuration, parseDuration, parseInteger } from './duration.js';
+import { runCommand } from './run.js';
+import { statusCommand } from './status.js';
 
 /** Wraps a parser so commander reports its error as "option '--x' argument ... is invalid". */
 function arg<T>(parse: (v: string, flag: string) => T, flag: string): (v: string) => T {

@@ -8,12 +8,14 @@
  * Beyond Go: `enter`/`leave` take a timeout and an `AbortSignal`, and clean up their own key when they give
  * up, so a missing participant cannot hang the others forever.
  */
-import type { Clock } from './clock.js';
-import { BarrierTimeoutError, EschedulerError, OptionError } from './errors.js';
+
+import { BarrierTimeoutError, EschedulerError, OptionError } from '../errors.js';
+import type { KeyValue } from '../store/port.js';
+import type { Clock } from '../util/clock.js';
+import { linkSignal, raceSignal } from '../util/signals.js';
 import { deleteOwnKey, withSessionSignal } from './recipe.js';
 import type { Session } from './session.js';
-import type { KeyValue } from './store/port.js';
-import { linkSignal, raceSignal, waitForDelete, waitForPut } from './watcher.js';
+import { waitForDelete, waitForPut } from './watcher.js';
 
 /** More participants than `count` tried to enter (Go's `ErrTooManyClients`). */
 export class TooManyParticipantsError extends EschedulerError {

@@ -1,0 +1,74 @@
+/**
+ * The layers of src/, checked by `npm run lint` (dependency-cruiser): imports point down only and no
+ * cycle exists, not even a type-only one. Bottom to top:
+ *   errors.ts, task.ts (leaves) → util/ → store/ → recipes/ → scheduler/ → cli/
+ * and planner/, which depends on nothing but task.ts and errors.ts.
+ */
+const layer = (from, forbidden, comment) => ({
+  name: `${from.replace(/[^a-z]/g, '')}-layer`,
+  comment,
+  severity: 'error',
+  from: { path: `^src/${from}` },
+  to: { path: `^src/(${forbidden.join('|')})` },
+});
+
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-circular',
+      comment: 'A cycle means a type or function lives in the wrong file: move it to the file that owns it.',
+      severity: 'error',
+      from: {},
+      to: { circular: true },
+    },
+    layer(
+      '(errors|task)\\.ts',
+      ['util/', 'store/', 'recipes/', 'planner/', 'scheduler/', 'cli/', 'index'],
+      'errors and task are leaves',
+    ),
+    layer(
+      'util/',
+      ['store/', 'recipes/', 'planner/', 'scheduler/', 'cli/', 'index'],
+      'util is the bottom layer',
+    ),
+    layer(
+      'store/',
+      ['recipes/', 'planner/', 'scheduler/', 'cli/', 'index'],
+      'the store port knows no protocol',
+    ),
+    layer(
+      'recipes/',
+      ['planner/', 'scheduler/', 'cli/', 'index'],
+      'recipes know the store port, not the roles',
+    ),
+    layer(
+      'planner/',
+      ['util/', 'store/', 'recipes/', 'scheduler/', 'cli/', 'index'],
+      'the planner is a pure function',
+    ),
+    layer('scheduler/', ['cli/', 'index'], 'the roles know nothing of the CLI'),
+    {
+      name: 'etcd3-only-in-its-adapter',
+      comment: 'Only the etcd adapter speaks etcd3; everything else goes through the store port.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/store/etcd' },
+      to: { path: 'node_modules/etcd3/' },
+    },
+    {
+      name: 'cli-deps-stay-in-cli',
+      comment: 'The library runtime does not import what only the CLI needs.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/cli/' },
+      to: { path: 'node_modules/(commander|pino)/' },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default'],
+    },
+  },
+};
