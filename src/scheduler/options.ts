@@ -2,6 +2,7 @@ import { networkInterfaces } from 'node:os';
 import { OptionError } from '../errors.js';
 import type { Store } from '../store/port.js';
 import type { Task } from '../task.js';
+import { Backoff, DEFAULT_MAX_RETRY_DELAY } from '../util/backoff.js';
 import { type Clock, systemClock } from '../util/clock.js';
 import { type Logger, silentLogger } from '../util/logger.js';
 import { checkName, rootPath } from './keys.js';
@@ -19,6 +20,7 @@ export const DEFAULT_REBALANCE_WAIT = 2_000;
 export const DEFAULT_BARRIER_TIMEOUT = 60_000;
 /** @default 10_000 (ms) */
 export const DEFAULT_DRAIN_TIMEOUT = 10_000;
+export { DEFAULT_MAX_RETRY_DELAY };
 
 /** What master and worker share: where and who. */
 export interface NodeOptions {
@@ -40,6 +42,12 @@ export interface NodeOptions {
   logger?: Logger;
   /** Prometheus metrics. @default the process-wide `defaultMetrics()` */
   metrics?: Metrics;
+  /**
+   * Longest wait between two tries of a failed store call (campaign, registration, claims, re-reads,
+   * restarting a watch). Waits grow from ~200 ms by doubling with full jitter up to this cap, so after an
+   * etcd outage every process is back within about this long of etcd. @default 5_000 (ms)
+   */
+  maxRetryDelay?: number;
 }
 
 export interface GeneratorContext {
@@ -60,6 +68,7 @@ export interface ResolvedNodeOptions {
   clock: Clock;
   logger: Logger;
   metrics: Metrics;
+  maxRetryDelay: number;
 }
 
 function describe(v: unknown): string {
@@ -121,5 +130,19 @@ export function parseNodeOptions(o: NodeOptions): ResolvedNodeOptions {
     clock: o.clock ?? systemClock,
     logger: o.logger ?? silentLogger,
     metrics: o.metrics ?? defaultMetrics(),
+    maxRetryDelay: msOption('maxRetryDelay', o.maxRetryDelay ?? DEFAULT_MAX_RETRY_DELAY, 1),
   };
+}
+
+/**
+ * The backoff of one retry loop of a store call: from `initialDelay` up to the node's `maxRetryDelay`,
+ * full jitter drawn from the clock's randomness (seeded under a ManualClock).
+ */
+export function retryBackoff(o: ResolvedNodeOptions, initialDelay = 200): Backoff {
+  const clock = o.clock;
+  return new Backoff({
+    initialDelay: Math.min(initialDelay, o.maxRetryDelay),
+    maxDelay: o.maxRetryDelay,
+    random: clock.random ? () => clock.random!() : Math.random,
+  });
 }
