@@ -92,24 +92,21 @@ function goString(s: string): string {
   return `${out}"`;
 }
 
-/** Go's float64 encoding (`strconv.AppendFloat(f, 'f' or 'e', -1, 64)` with ES6-style exponent). */
+/**
+ * Go's float64 encoding: `strconv.AppendFloat(f, 'f' or 'e', -1, 64)`, the 'e' form for |f| < 1e-6 or
+ * ≥ 1e21, and `encoding/json` then trims a negative exponent's leading zero (`1e-07` → `1e-7`). That is
+ * exactly JavaScript's shortest round-trip `Number#toString` (same thresholds, `1e-7`, `1.5e-7`, `1e+21`),
+ * except for negative zero, which Go writes as `-0`. Checked byte for byte against the original's
+ * encodings in test/interop/vectors.json.
+ */
 function goFloat(f: number): string {
-  if (Object.is(f, -0)) return '-0';
-  const abs = Math.abs(f);
-  if (abs !== 0 && (abs < 1e-6 || abs >= 1e21)) {
-    // Go: 1e+21, 1e-07 (two-digit exponent minimum)
-    const s = f
-      .toExponential()
-      .replace('e+', 'e+')
-      .replace(/e([+-])(\d)$/, 'e$10$2');
-    return s;
-  }
-  return String(f);
+  return Object.is(f, -0) ? '-0' : String(f);
 }
 
 /** Encodes a task exactly as the original stores it: `{"P":..,"Key":..,"Group":..,"ID":..,"Raw":..}`. */
 export function encodeTask(task: Task): string {
-  const raw = task.raw && task.raw.length > 0 ? `"${Buffer.from(task.raw).toString('base64')}"` : 'null';
+  // Go's []byte: nil is `null`, an empty non-nil slice is `""`.
+  const raw = task.raw ? `"${Buffer.from(task.raw).toString('base64')}"` : 'null';
   return `{"P":${goFloat(task.priority ?? 0)},"Key":${goString(task.key ?? '')},"Group":${goString(
     task.group ?? '',
   )},"ID":${goString(task.id)},"Raw":${raw}}`;
@@ -144,6 +141,7 @@ export function decodeTask(value: string, idHint = '?'): Task {
   const group = fields.get('group');
   if (typeof group === 'string' && group !== '') task.group = group;
   const raw = fields.get('raw');
-  if (typeof raw === 'string' && raw !== '') task.raw = new Uint8Array(Buffer.from(raw, 'base64'));
+  // `"Raw":""` is Go's empty non-nil slice: keep it empty (not absent) so it encodes back to the same bytes.
+  if (typeof raw === 'string') task.raw = new Uint8Array(Buffer.from(raw, 'base64'));
   return task;
 }

@@ -26,8 +26,21 @@ describe('task wire format (the original Go JSON)', () => {
     );
     assert.equal(
       encodeTask({ id: 'a', priority: 1e-7 }),
-      '{"P":1e-07,"Key":"","Group":"","ID":"a","Raw":null}',
+      '{"P":1e-7,"Key":"","Group":"","ID":"a","Raw":null}',
     );
+    assert.equal(
+      encodeTask({ id: 'a', priority: 1.5e-7 }),
+      '{"P":1.5e-7,"Key":"","Group":"","ID":"a","Raw":null}',
+    );
+    // Go's empty non-nil []byte is "", nil is null
+    assert.equal(
+      encodeTask({ id: 'a', raw: new Uint8Array(0) }),
+      '{"P":0,"Key":"","Group":"","ID":"a","Raw":""}',
+    );
+    assert.deepEqual(decodeTask('{"P":0,"Key":"","Group":"","ID":"a","Raw":""}'), {
+      id: 'a',
+      raw: new Uint8Array(0),
+    });
   });
 
   it('reads back what the original writes into an equal task', () => {
