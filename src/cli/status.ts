@@ -36,6 +36,11 @@ export interface StatusReport {
   strayClaims: { worker: string; id: string }[];
   barrier: { passed: boolean; leftAt: string | null; waiting: number; ready: boolean };
   lastSchedule: ScheduleReport | null;
+  /**
+   * Set when the last schedule was written by a master that no longer leads: the leader has not written one
+   * (yet, or ever — a Go master does not write `/<root>/status/master`), so it may be old news.
+   */
+  lastScheduleStale: string | null;
   /** Store revision the report was read at. */
   revision: number;
 }
@@ -110,15 +115,24 @@ export async function collectStatus(store: Store, root: string): Promise<StatusR
       lastSchedule = null;
     }
   }
+  const leader = election.kvs[0]?.value ?? null;
+  let lastScheduleStale: string | null = null;
+  if (lastSchedule && lastSchedule.leader !== leader) {
+    lastScheduleStale =
+      leader === null
+        ? `written by ${lastSchedule.leader}, and no master leads now`
+        : `written by ${lastSchedule.leader}, which no longer leads; the leader ${leader} has not written one (a Go master never does)`;
+  }
   return {
     root: rootPath(root),
-    leader: election.kvs[0]?.value ?? null,
+    leader,
     candidates: election.kvs.map((kv) => kv.value),
     workers: workerReports,
     orphaned: allAssignments.filter((a) => !online.has(a.worker)),
     strayClaims: claimList.filter((c) => !online.has(c.worker)),
     barrier: { passed: !!left, leftAt: left?.value ?? null, waiting: waiters.count, ready: !!ready },
     lastSchedule,
+    lastScheduleStale,
     revision: election.revision,
   };
 }
@@ -144,6 +158,7 @@ export function renderStatus(s: StatusReport): string {
       ? `last schedule: ${ls.time} by ${ls.leader} · ${ls.reason} · ${ls.result} · ${ls.workers} workers · ${ls.tasks} tasks · +${ls.assigned} -${ls.revoked} · moves ${ls.moves} · ${formatDuration(ls.durationMs)}`
       : 'last schedule: none yet',
   );
+  if (s.lastScheduleStale) lines.push(`  (stale: ${s.lastScheduleStale})`);
   lines.push('');
   const rows = [['WORKER', 'LEASE', 'ASSIGNED', 'CLAIMED', 'TASKS BY GROUP (* = claimed)']];
   for (const w of s.workers) {
