@@ -13,6 +13,7 @@
  */
 import type { IDuplexStream, IKeyValue, IWatchRequest, IWatchResponse, WatchClient } from 'etcd3';
 import { CompactedError, StoreRequestError, StoreUnavailableError } from '../errors.js';
+import { AsyncQueue } from '../util/queue.js';
 import type { KeyValue, WatchBatch, WatchEvent } from './port.js';
 
 /** What one watch needs from its store. */
@@ -41,11 +42,10 @@ export interface EtcdWatchRequest {
 }
 
 export class EtcdWatch implements AsyncIterableIterator<WatchBatch> {
-  private readonly queue: WatchBatch[] = [];
-  private failure?: Error;
+  /** Batches received and not yet read; `return()` (a `break`) tears the watch down. */
+  private readonly queue = new AsyncQueue<WatchBatch>([], () => this.teardown());
   /** No batch will be added any more (aborted, closed, or failed). */
   private over = false;
-  private wake?: () => void;
   private stream?: IDuplexStream<IWatchRequest, IWatchResponse>;
   private createTimer?: NodeJS.Timeout;
   private readonly onAbort = () => this.finish();
@@ -78,32 +78,18 @@ export class EtcdWatch implements AsyncIterableIterator<WatchBatch> {
     return this;
   }
 
-  async next(): Promise<IteratorResult<WatchBatch>> {
-    for (;;) {
-      const batch = this.queue.shift();
-      if (batch) return { value: batch, done: false };
-      if (this.failure) {
-        const err = this.failure;
-        this.failure = undefined;
-        throw err;
-      }
-      if (this.over) return { value: undefined, done: true };
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-      });
-    }
+  next(): Promise<IteratorResult<WatchBatch>> {
+    return this.queue.next();
   }
 
   /** `break` out of `for await`: cancels the watch. */
-  async return(): Promise<IteratorResult<WatchBatch>> {
-    this.finish();
-    return { value: undefined, done: true };
+  return(): Promise<IteratorResult<WatchBatch>> {
+    return this.queue.return();
   }
 
   /** Ends the watch without error (abort, `break`, store closed); queued batches are dropped. */
   finish(): void {
-    this.queue.length = 0;
-    this.failure = undefined;
+    this.queue.stop();
     this.teardown();
   }
 
@@ -138,7 +124,6 @@ export class EtcdWatch implements AsyncIterableIterator<WatchBatch> {
         events: res.events.map((e) => this.toEvent(e)),
         revision: Number(res.header.revision),
       });
-      this.wake?.();
     }
     if (res.canceled) this.fail(this.cancelError(res));
   }
@@ -164,9 +149,10 @@ export class EtcdWatch implements AsyncIterableIterator<WatchBatch> {
       : new StoreUnavailableError(message);
   }
 
+  /** Breaks the watch: the reader gets the batches already received, then `err`. */
   private fail(err: Error): void {
     if (this.over) return;
-    this.failure = err;
+    this.queue.fail(err);
     this.teardown();
   }
 
@@ -177,7 +163,6 @@ export class EtcdWatch implements AsyncIterableIterator<WatchBatch> {
     this.request.signal?.removeEventListener('abort', this.onAbort);
     if (this.stream) closeStream(this.stream);
     this.ctx.onClosed(this);
-    this.wake?.();
   }
 }
 
