@@ -1,9 +1,19 @@
-import { WorkerNameTakenError, WorkerNumExceedMaximumError } from '../errors.js';
-import { Mutex } from '../recipes/mutex.js';
-import type { Session } from '../recipes/session.js';
-import type { Logger } from '../util/logger.js';
-import type { Keys } from './keys.js';
-import { WORKER_VALUE_RUNNING } from './keys.js';
+/**
+ * Registration and re-registration: a session (lease) and `/<root>/worker/<name>` = `running` on it, under
+ * the registration mutex (as the original); the retry loop around it; and the watch of the worker key that
+ * tells a fence is due when the lease goes behind the worker's back.
+ */
+import { EschedulerError, WorkerNameTakenError, WorkerNumExceedMaximumError } from '../../errors.js';
+import { Mutex } from '../../recipes/mutex.js';
+import { Session } from '../../recipes/session.js';
+import { waitForDelete } from '../../recipes/watcher.js';
+import type { Logger } from '../../util/logger.js';
+import { linkedSignal } from '../../util/signals.js';
+import type { Keys } from '../keys.js';
+import { WORKER_VALUE_RUNNING } from '../keys.js';
+import { retryBackoff } from '../options.js';
+import type { Emit } from './events.js';
+import type { ResolvedWorkerOptions } from './options.js';
 
 export interface RegistrationRequest {
   session: Session;
@@ -25,7 +35,8 @@ export async function registerWorker(r: RegistrationRequest): Promise<number> {
   const { session, keys: k, name, maxNumNodes } = r;
   const store = session.store;
   const mutex = new Mutex(session, k.registerMutex);
-  await mutex.lock({ signal: AbortSignal.any([r.signal, session.signal]) });
+  // lock() already gives up when the session ends; the stop signal is the caller's.
+  await mutex.lock({ signal: r.signal });
   try {
     const myKey = k.worker(name);
     const res = await store.range(k.workerPrefix, { prefix: true });
@@ -56,4 +67,105 @@ export async function registerWorker(r: RegistrationRequest): Promise<number> {
       .unlock()
       .catch((err: unknown) => r.log.warn({ err }, 'unlocking the registration mutex failed'));
   }
+}
+
+export interface ConnectDeps {
+  o: ResolvedWorkerOptions;
+  k: Keys;
+  log: Logger;
+  emit: Emit;
+  /** The worker's stop signal: ends the retries. */
+  stop: AbortSignal;
+}
+
+/** A registered session and the revision of its worker key. */
+export interface Registered {
+  session: Session;
+  revision: number;
+}
+
+/**
+ * Creates a session and registers, retrying transient failures with backoff until registered or stopped.
+ * `previous` (after a loss) is revoked first, best effort. Refusals (fleet full, name taken) are thrown on
+ * the first registration — they need an operator — and retried on a re-registration. Throws once `stop`
+ * aborts; a session registered meanwhile is closed again.
+ */
+export async function connect(d: ConnectDeps, first: boolean, previous?: Session): Promise<Registered> {
+  const { o, log } = d;
+  const backoff = retryBackoff(o);
+  const stopped = (cause?: unknown) =>
+    new EschedulerError(`worker ${o.name} stopped before it registered`, { cause });
+  for (;;) {
+    if (d.stop.aborted) throw stopped();
+    let session: Session | undefined;
+    try {
+      if (previous) {
+        const lease = previous.leaseId;
+        await o.store
+          .revokeLease(lease)
+          .catch((err: unknown) =>
+            log.warn({ err, lease }, 'revoking the lost lease failed; it expires by itself'),
+          );
+      }
+      session = await Session.create({
+        store: o.store,
+        ttl: o.ttl,
+        clock: o.clock,
+        ...(o.selfFenceMargin !== undefined ? { margin: o.selfFenceMargin } : {}),
+      });
+      const revision = await registerWorker({
+        session,
+        keys: d.k,
+        name: o.name,
+        maxNumNodes: o.maxNumNodes,
+        signal: d.stop,
+        log,
+      });
+      if (d.stop.aborted) {
+        // stop() ran while we registered: it cannot see this session, so undo the registration here.
+        await session.close();
+        throw new EschedulerError(`worker ${o.name} stopped while it registered`);
+      }
+      log.info({ lease: session.leaseId }, 'worker registered');
+      return { session, revision };
+    } catch (err) {
+      await session
+        ?.close()
+        .catch((e: unknown) => log.warn({ err: e }, 'closing the session of a failed registration failed'));
+      if (d.stop.aborted) throw stopped(err);
+      if (err instanceof WorkerNumExceedMaximumError || err instanceof WorkerNameTakenError) {
+        if (first) throw err;
+        log.error({ err }, 're-registration refused; retrying');
+      } else {
+        log.warn({ err }, 'registration failed; retrying');
+      }
+      d.emit('error', { error: err, context: 'register' });
+      await backoff.wait(o.clock, d.stop);
+    }
+  }
+}
+
+/**
+ * The lease can go while keep-alives still look fine (revoked by an operator or a tool): its claims vanish
+ * at once and another worker may take our tasks after `rebalanceWait`, long before our next keep-alive
+ * finds out. The deletion of our worker key says so at once: `onGone` is called then (also when the key
+ * alone was deleted by hand). The watch ends with the session or the stop signal, detaching from both.
+ */
+export function watchRegistration(
+  d: ConnectDeps,
+  { session, revision }: Registered,
+  onGone: (reason: string) => void,
+): void {
+  const key = d.k.worker(d.o.name);
+  const linked = linkedSignal(session.signal, d.stop);
+  waitForDelete(d.o.store, key, revision + 1, linked.signal, { clock: d.o.clock })
+    .then(
+      () => {
+        if (!linked.signal.aborted) onGone(`worker key ${key} deleted (lease revoked or key removed)`);
+      },
+      (err: unknown) => {
+        if (!linked.signal.aborted) d.log.warn({ err }, 'watching the worker key failed');
+      },
+    )
+    .finally(() => linked.dispose());
 }

@@ -1,11 +1,13 @@
-import { LeaseNotFoundError } from '../errors.js';
-import type { Session } from '../recipes/session.js';
-import { waitForDelete } from '../recipes/watcher.js';
-import { type Compare, type LeaseId, MAX_TXN_OPS, type Op, type Store } from '../store/port.js';
-import type { Task } from '../task.js';
-import { type Clock, sleep } from '../util/clock.js';
-import type { Logger } from '../util/logger.js';
-import type { Metrics } from './metrics.js';
+import { LeaseNotFoundError } from '../../errors.js';
+import type { Session } from '../../recipes/session.js';
+import { waitForDelete } from '../../recipes/watcher.js';
+import type { Store } from '../../store/port.js';
+import type { Task } from '../../task.js';
+import { Backoff } from '../../util/backoff.js';
+import type { Clock } from '../../util/clock.js';
+import type { Logger } from '../../util/logger.js';
+import type { Metrics } from '../metrics.js';
+import type { ClaimBatcher } from './claims.js';
 
 export interface RunContext {
   /** Aborted when the task is revoked, changes, or the worker stops or loses its lease. */
@@ -19,6 +21,7 @@ export interface RunContext {
 /** Runs one task until `signal` aborts. Throwing or returning while still assigned restarts it (with backoff). */
 export type RunHandler = (task: Task, ctx: RunContext) => Promise<void> | void;
 
+/** Restarts of a run: the n-th waits `initialDelay × factor^(n−1)`, at most `maxDelay` (no jitter). */
 export interface RestartPolicy {
   /** First restart delay. @default 1_000 (ms) */
   initialDelay?: number;
@@ -40,6 +43,8 @@ export interface RunnerDeps {
   claims?: ClaimBatcher;
   run: RunHandler;
   restart: Required<RestartPolicy>;
+  /** A new backoff for one loop retrying a failed store call (claim, release), capped by `maxRetryDelay`. */
+  retry(initialDelay: number): Backoff;
   log: Logger;
   metrics: Metrics;
   emit(event: 'started' | 'stopped', payload: { id: string; attempt?: number; error?: unknown }): void;
@@ -63,9 +68,12 @@ export class TaskRunner {
   private phase = new AbortController();
   private phaseIsRun = false;
   private release = true;
+  /** The user-facing restart policy: documented delays, no jitter. */
+  private readonly restarts: Backoff;
 
   constructor(private readonly d: RunnerDeps) {
     this.task = d.task;
+    this.restarts = new Backoff({ ...d.restart, jitter: 'none' });
     this.done = this.main().catch((err: unknown) => {
       d.log.error({ err, task: d.task.id }, 'task runner failed');
     });
@@ -123,18 +131,16 @@ export class TaskRunner {
         if (this.stopped) break;
         if (signal.aborted) {
           attempt = 0; // replaced by a new value: start it at once
+          this.restarts.reset();
           continue;
         }
         d.metrics.taskRestarts.inc({ name: d.worker });
-        const delay = Math.min(
-          d.restart.maxDelay,
-          d.restart.initialDelay * d.restart.factor ** (attempt - 1),
-        );
+        const delay = this.restarts.ceiling; // the delay of this restart: initialDelay × factor^(attempt−1)
         d.log.warn(
           { task: task.id, attempt, err: error, delay },
           'run ended while still assigned; restarting',
         );
-        await sleep(d.clock, delay, this.nextPhase(false)).catch(() => undefined);
+        await this.restarts.wait(d.clock, this.nextPhase(false));
       }
     } finally {
       if (claimed && this.release && !d.session.isLost) await this.unclaim(d.claimKey!);
@@ -149,7 +155,7 @@ export class TaskRunner {
       if (!d.session.isLost) await this.unclaim(key); // stopped meanwhile: give it back
       return false;
     }
-    let backoff = 100;
+    const backoff = d.retry(100);
     while (!signal.aborted && !d.session.isLost) {
       try {
         const res = await d.store.txn({
@@ -167,13 +173,12 @@ export class TaskRunner {
           'waiting for the previous owner to release the claim',
         );
         await waitForDelete(d.store, key, holder.modRevision, signal, { clock: d.clock });
-        backoff = 100;
+        backoff.reset();
       } catch (err) {
         if (signal.aborted) return false;
         if (err instanceof LeaseNotFoundError) return false; // our lease is gone: the worker re-registers
         d.log.warn({ err, task: d.task.id }, 'claiming failed; retrying');
-        await sleep(d.clock, backoff, signal).catch(() => undefined);
-        backoff = Math.min(backoff * 2, 2_000);
+        await backoff.wait(d.clock, signal);
       }
     }
     return false;
@@ -184,7 +189,7 @@ export class TaskRunner {
     if (d.claims && (await d.claims.release(key, d.session.leaseId))) return;
     // While our lease lives, so does the claim: giving up would hold the new owner off until this worker
     // dies. Retry until released, or until the session ends (the claim then goes with the lease).
-    let backoff = 200;
+    const backoff = d.retry(200);
     for (let i = 0; !d.session.signal.aborted; i++) {
       try {
         await d.store.txn({
@@ -197,96 +202,10 @@ export class TaskRunner {
         return;
       } catch (err) {
         d.log.warn({ err, task: d.task.id, try: i + 1 }, 'releasing the claim failed; retrying');
-        await sleep(d.clock, backoff);
-        backoff = Math.min(backoff * 2, 2_000);
+        // No signal: one listener per runner on the session's signal would grow with the task count.
+        await backoff.wait(d.clock);
       }
     }
     d.log.warn({ task: d.task.id }, 'claim not released before the session ended; it goes with the lease');
-  }
-}
-
-/** One claim or release waiting for the batch of its tick. */
-interface Pending {
-  key: string;
-  lease: LeaseId;
-  resolve: (done: boolean) => void;
-}
-
-/**
- * Coalesces the claims (and the releases) asked for in the same tick — a watch batch assigns many tasks at
- * once, a drain stops them all at once — into txns of up to MAX_TXN_OPS compares: one round trip and one
- * raft entry instead of one per task. All-or-nothing: when any key of a batch fails its compare (or the
- * txn fails), every runner of the batch falls back to its own txn, which also finds and waits for a holder.
- */
-export class ClaimBatcher {
-  private claims: Pending[] = [];
-  private releases: Pending[] = [];
-
-  constructor(
-    private readonly store: Store,
-    private readonly worker: string,
-    private readonly log: Logger,
-  ) {}
-
-  /** True when the claim was created in a batch; false means "claim it alone". Never throws. */
-  claim(key: string, lease: LeaseId): Promise<boolean> {
-    return new Promise((resolve) => {
-      if (this.claims.length === 0) queueMicrotask(() => this.flush('claim'));
-      this.claims.push({ key, lease, resolve });
-    });
-  }
-
-  /** True when our claim was deleted in a batch; false means "release it alone". Never throws. */
-  release(key: string, lease: LeaseId): Promise<boolean> {
-    return new Promise((resolve) => {
-      if (this.releases.length === 0) queueMicrotask(() => this.flush('release'));
-      this.releases.push({ key, lease, resolve });
-    });
-  }
-
-  private flush(kind: 'claim' | 'release'): void {
-    const queue = kind === 'claim' ? this.claims : this.releases;
-    if (kind === 'claim') this.claims = [];
-    else this.releases = [];
-    // A release compares value and lease: two compares per key.
-    const max = kind === 'claim' ? MAX_TXN_OPS : MAX_TXN_OPS / 2;
-    while (queue.length > 0) {
-      const lease = queue[0].lease;
-      const batch: Pending[] = [];
-      const keys = new Set<string>();
-      for (let i = 0; i < queue.length && batch.length < max; ) {
-        const c = queue[i];
-        if (c.lease === lease && !keys.has(c.key)) {
-          keys.add(c.key);
-          batch.push(c);
-          queue.splice(i, 1);
-        } else i++;
-      }
-      if (batch.length === 1) {
-        batch[0].resolve(false); // alone: the ordinary txn (a claim reads the holder on failure)
-        continue;
-      }
-      const compare: Compare[] =
-        kind === 'claim'
-          ? batch.map((c) => ({ key: c.key, target: 'create', op: '=', value: 0 }))
-          : batch.flatMap((c): Compare[] => [
-              { key: c.key, target: 'value', op: '=', value: this.worker },
-              { key: c.key, target: 'lease', op: '=', value: lease },
-            ]);
-      const success: Op[] = batch.map((c) =>
-        kind === 'claim'
-          ? { type: 'put', key: c.key, value: this.worker, lease }
-          : { type: 'delete', key: c.key },
-      );
-      this.store.txn({ compare, success }).then(
-        (res) => {
-          for (const c of batch) c.resolve(res.succeeded);
-        },
-        (err: unknown) => {
-          this.log.warn({ err, keys: batch.length }, `batched ${kind} failed; one by one`);
-          for (const c of batch) c.resolve(false);
-        },
-      );
-    }
   }
 }

@@ -1,0 +1,68 @@
+import { OptionError } from '../../errors.js';
+import {
+  DEFAULT_DRAIN_TIMEOUT,
+  msOption,
+  type NodeOptions,
+  numberOption,
+  parseNodeOptions,
+  type ResolvedNodeOptions,
+} from '../options.js';
+import type { RestartPolicy, RunHandler } from './runner.js';
+
+export interface WorkerOptions extends NodeOptions {
+  /** Started for each assigned task, highest priority first. Without it, use `watchTasks()` and `add()`/`del()`. */
+  run?: RunHandler;
+  /**
+   * `'claim'`: a task's run starts only after this worker created `/<root>/claim/<id>`, and the claim is
+   * released only after the run settled: a task never runs on two workers. `'none'`: the original's
+   * behaviour exactly (for fleets mixed with the Go original). @default 'claim'
+   */
+  handoff?: 'claim' | 'none';
+  /** Restart backoff of runs that throw or return while still assigned. */
+  restart?: RestartPolicy;
+  /** On `stop()`, wait at most this long for runs to settle. @default 10_000 (ms) */
+  drainTimeout?: number;
+  /**
+   * Self-fencing margin: runs stop when no keep-alive succeeded for `ttl*1000 - selfFenceMargin` ms,
+   * before the server can expire the lease. @default min(1_000, ttl*1000/4) (ms)
+   */
+  selfFenceMargin?: number;
+}
+
+export interface ResolvedWorkerOptions extends ResolvedNodeOptions {
+  run?: RunHandler;
+  handoff: 'claim' | 'none';
+  restart: Required<RestartPolicy>;
+  drainTimeout: number;
+  /** Undefined: the session's default margin. */
+  selfFenceMargin?: number;
+}
+
+/** Checks every worker option; the error names the bad one. */
+export function parseWorkerOptions(options: WorkerOptions): ResolvedWorkerOptions {
+  const o = parseNodeOptions(options);
+  if (options.run !== undefined && typeof options.run !== 'function') {
+    throw new OptionError('Expected `run` to be a function `async (task, { signal }) => void`');
+  }
+  const handoff = options.handoff ?? 'claim';
+  if (handoff !== 'claim' && handoff !== 'none') {
+    throw new OptionError(`Expected \`handoff\` to be 'claim' or 'none', got \`${String(handoff)}\``);
+  }
+  const r = options.restart ?? {};
+  const restart = {
+    initialDelay: msOption('restart.initialDelay', r.initialDelay ?? 1_000, 0),
+    maxDelay: msOption('restart.maxDelay', r.maxDelay ?? 30_000, 0),
+    factor: numberOption('restart.factor', r.factor ?? 2, 1),
+  };
+  const drainTimeout = msOption('drainTimeout', options.drainTimeout ?? DEFAULT_DRAIN_TIMEOUT, 0);
+  let selfFenceMargin: number | undefined;
+  if (options.selfFenceMargin !== undefined) {
+    selfFenceMargin = msOption('selfFenceMargin', options.selfFenceMargin, 0);
+    if (selfFenceMargin >= o.ttl * 1000) {
+      throw new OptionError(
+        `Expected \`selfFenceMargin\` below ttl (${o.ttl * 1000} ms), got ${selfFenceMargin}`,
+      );
+    }
+  }
+  return { ...o, run: options.run, handoff, restart, drainTimeout, selfFenceMargin };
+}
