@@ -23,12 +23,8 @@ before(async () => {
 });
 after(() => own?.destroy());
 
-storeConformance(
-  'etcd (own member, with compaction)',
-  async () => {
-    if (!own) throw new Error('the own etcd did not start');
-    const store = new EtcdStore({ hosts: own.endpoints });
-    return { store, cleanup: () => store.close() };
-  },
-  { realTimeExpiry: false },
-);
+storeConformance('etcd (own member, with compaction)', async () => {
+  if (!own) throw new Error('the own etcd did not start');
+  const store = new EtcdStore({ hosts: own.endpoints });
+  return { store, cleanup: () => store.close() };
+});
