@@ -1,17 +1,21 @@
 /**
- * A fleet of masters and workers on one store under one unique root, with a run handler that records
- * start/stop timestamps per task and worker, for the protocol tests.
+ * The test fleet builder: masters and workers on one store under one unique root, with a run handler that
+ * records start/stop times per task and worker. On the system clock against any store (protocol tests), or
+ * on a `ManualClock` with the memory store, where every timer (TTL, rebalanceWait, a run's clean-up) moves
+ * only when the test advances the clock; `storeFor` gives each node a store of its own (e.g. a
+ * `FaultyStore` over one memory store, to cut one node off).
  */
 import pino from 'pino';
 import { keys } from '../../src/scheduler/keys.js';
 import { Master, type MasterOptions } from '../../src/scheduler/master.js';
-import { Metrics } from '../../src/scheduler/metrics.js';
+import { PrometheusMetrics } from '../../src/scheduler/prometheus.js';
 import { Worker, type WorkerOptions } from '../../src/scheduler/worker.js';
 import type { Store } from '../../src/store/port.js';
 import type { Task } from '../../src/task.js';
+import { type Clock, systemClock } from '../../src/util/clock.js';
 import type { Logger } from '../../src/util/logger.js';
+import { waitFor } from './async.js';
 import { uniqueRoot } from './etcd.js';
-import { waitFor } from './wait.js';
 
 export interface RunRecord {
   id: string;
@@ -25,25 +29,37 @@ const testLogger: Logger | undefined = process.env.ESCHEDULER_TEST_LOG
   ? pino({ level: process.env.ESCHEDULER_TEST_LOG }, pino.destination(2))
   : undefined;
 
+export interface FleetOptions {
+  /** The clock of every node and of the run records. @default systemClock */
+  clock?: Clock;
+  /** The store a node (by name) talks to. @default the fleet's store */
+  storeFor?: (node: string) => Store;
+}
+
 export class Fleet {
   readonly root: string;
   readonly k: ReturnType<typeof keys>;
   readonly masters: Master[] = [];
   readonly workers: Worker[] = [];
   readonly runs: RunRecord[] = [];
-  readonly metrics = new Metrics();
+  readonly metrics = new PrometheusMetrics();
   tasks: Task[] = [];
   /** Per task id: how long a run keeps going after its signal aborted (ms). */
   stopDelay = new Map<string, number>();
+  readonly clock: Clock;
+  private readonly storeFor: (node: string) => Store;
 
   constructor(
     readonly store: Store,
     name: string,
     readonly maxNumNodes = 10,
     readonly ttl = 2,
+    options: FleetOptions = {},
   ) {
     this.root = uniqueRoot(name);
     this.k = keys(this.root);
+    this.clock = options.clock ?? systemClock;
+    this.storeFor = options.storeFor ?? (() => store);
   }
 
   static tasks(n: number, prefix = 't'): Task[] {
@@ -52,7 +68,8 @@ export class Fleet {
 
   master(name: string, options: Partial<MasterOptions> = {}): Master {
     const m = new Master({
-      store: this.store,
+      store: this.storeFor(name),
+      clock: this.clock,
       rootName: this.root,
       maxNumNodes: this.maxNumNodes,
       ttl: this.ttl,
@@ -74,7 +91,8 @@ export class Fleet {
   /** Creates a worker with the recording run handler (not started). */
   worker(name: string, options: Partial<WorkerOptions> = {}): Worker {
     const w = new Worker({
-      store: this.store,
+      store: this.storeFor(name),
+      clock: this.clock,
       rootName: this.root,
       maxNumNodes: this.maxNumNodes,
       ttl: this.ttl,
@@ -91,13 +109,13 @@ export class Fleet {
   }
 
   private run(worker: string, task: Task, signal: AbortSignal): Promise<void> {
-    const rec: RunRecord = { id: task.id, worker, start: Date.now() };
+    const rec: RunRecord = { id: task.id, worker, start: this.clock.now() };
     this.runs.push(rec);
     return new Promise<void>((resolve) => {
       const finish = () => {
         const delay = this.stopDelay.get(task.id) ?? 0;
-        setTimeout(() => {
-          rec.stop = Date.now();
+        this.clock.setTimeout(() => {
+          rec.stop = this.clock.now();
           resolve();
         }, delay);
       };
@@ -117,12 +135,15 @@ export class Fleet {
     return out;
   }
 
-  /** Waits until every task is assigned exactly once, to live workers only, and returns the assignment. */
   /** {@link settled}, and balanced: max − min ≤ 1 across `expectWorkers`. */
   balanced(expectWorkers: string[], timeoutMs = 15_000): Promise<Map<string, string[]>> {
     return this.settled(expectWorkers, timeoutMs, 1);
   }
 
+  /**
+   * Waits until every task is assigned exactly once, to `expectWorkers` only (and the spread is at most
+   * `maxSpread`), and returns the assignment.
+   */
   async settled(
     expectWorkers: string[],
     timeoutMs = 15_000,
@@ -135,14 +156,8 @@ export class Fleet {
         async () => {
           const a = await this.assignment();
           last = a;
-          const ids = [...a.values()].flat();
           const live = [...a.keys()].every((w) => expectWorkers.includes(w));
-          const want = new Set(this.tasks.map((t) => t.id));
-          const ok =
-            live &&
-            ids.length === want.size &&
-            ids.every((id) => want.has(id)) &&
-            spread(a, expectWorkers) <= maxSpread;
+          const ok = live && exactlyOnce(a, this.tasks) && spread(a, expectWorkers) <= maxSpread;
           return ok ? a : undefined;
         },
         timeoutMs,
@@ -160,6 +175,19 @@ export class Fleet {
   async close(): Promise<void> {
     await Promise.allSettled([...this.masters.map((m) => m.stop()), ...this.workers.map((w) => w.stop())]);
   }
+}
+
+/**
+ * Every task of `tasks` is in `assignment` exactly once, and nothing else is: the assigned ids, as a
+ * multiset, equal the task ids (a task on two workers, or a missing one, is not).
+ */
+export function exactlyOnce(
+  assignment: ReadonlyMap<string, readonly string[]>,
+  tasks: readonly Task[],
+): boolean {
+  const ids = [...assignment.values()].flat().sort();
+  const want = tasks.map((t) => t.id).sort();
+  return ids.length === want.length && ids.every((id, i) => id === want[i]);
 }
 
 /** max − min of the sizes of the lists (0 for none). */
