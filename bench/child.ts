@@ -12,7 +12,7 @@
  * The child exits when its parent goes away (the IPC channel closes).
  */
 import { Master } from '../src/scheduler/master.js';
-import { Metrics } from '../src/scheduler/metrics.js';
+import { PrometheusMetrics } from '../src/scheduler/prometheus.js';
 import { Worker } from '../src/scheduler/worker.js';
 import { etcdStore, makeTasks } from './lib.js';
 
@@ -71,7 +71,7 @@ async function master(a: Args): Promise<void> {
     interval: 3_600_000,
     timeout: 60_000,
     barrierTimeout: 60_000,
-    metrics: new Metrics(),
+    metrics: new PrometheusMetrics(),
     generator: () => tasks,
   });
   m.on('elected', ({ revision }) => send({ type: 'elected', revision, at: Date.now() }));
@@ -105,7 +105,7 @@ async function worker(a: Args): Promise<void> {
     maxNumNodes: a.maxNumNodes,
     ttl: a.ttl,
     barrierTimeout: 60_000,
-    metrics: new Metrics(),
+    metrics: new PrometheusMetrics(),
     run: (_task, { signal }) =>
       new Promise<void>((resolve) => {
         running++;

@@ -14,7 +14,7 @@
  */
 import { keys } from '../src/scheduler/keys.js';
 import { Master, type ScheduleReport } from '../src/scheduler/master.js';
-import { Metrics } from '../src/scheduler/metrics.js';
+import { PrometheusMetrics } from '../src/scheduler/prometheus.js';
 import type { Op, Store } from '../src/store/port.js';
 import {
   type BenchConfig,
@@ -135,7 +135,7 @@ async function masterFirstSchedule(store: Store, tasks: ReturnType<typeof makeTa
     rootName: root,
     name: 'bench-master',
     maxNumNodes: WORKERS + 1,
-    metrics: new Metrics(),
+    metrics: new PrometheusMetrics(),
     interval: 3_600_000,
     generator: () => {
       generatorReturned = now();

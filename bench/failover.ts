@@ -10,7 +10,7 @@
  */
 import { keys } from '../src/scheduler/keys.js';
 import { Master } from '../src/scheduler/master.js';
-import { Metrics } from '../src/scheduler/metrics.js';
+import { PrometheusMetrics } from '../src/scheduler/prometheus.js';
 import { Worker } from '../src/scheduler/worker.js';
 import type { EtcdStore } from '../src/store/etcd.js';
 import {
@@ -74,7 +74,7 @@ export async function benchWorkerFailover(cfg: BenchConfig, p: FailoverParams): 
           ...common,
           store,
           name,
-          metrics: new Metrics(),
+          metrics: new PrometheusMetrics(),
           run: (task, { signal }) => {
             const list = starts.get(task.id) ?? [];
             list.push({ worker: name, at: now() });
@@ -92,7 +92,7 @@ export async function benchWorkerFailover(cfg: BenchConfig, p: FailoverParams): 
       ...common,
       store: masterStore,
       name: 'bench-master',
-      metrics: new Metrics(),
+      metrics: new PrometheusMetrics(),
       rebalanceWait: p.rebalanceWait,
       interval: 3_600_000,
       generator: () => tasks,
@@ -242,7 +242,7 @@ export async function benchMasterFailover(
       ...common,
       store,
       name: 'standby',
-      metrics: new Metrics(),
+      metrics: new PrometheusMetrics(),
       rebalanceWait: p.rebalanceWait,
       interval: 3_600_000,
       generator: () => tasks,

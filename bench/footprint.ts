@@ -6,7 +6,7 @@
  */
 import { keys } from '../src/scheduler/keys.js';
 import { Master } from '../src/scheduler/master.js';
-import { Metrics } from '../src/scheduler/metrics.js';
+import { PrometheusMetrics } from '../src/scheduler/prometheus.js';
 import {
   type BenchConfig,
   benchRoot,
@@ -107,7 +107,7 @@ async function workerFootprint(cfg: BenchConfig, n: number): Promise<FootprintRe
       rootName: root,
       name: 'footprint-master',
       maxNumNodes: 2,
-      metrics: new Metrics(),
+      metrics: new PrometheusMetrics(),
       interval: 3_600_000,
       generator: () => tasks,
     });

@@ -7,7 +7,7 @@
  */
 import { keys } from '../src/scheduler/keys.js';
 import { Master, type ScheduleReport } from '../src/scheduler/master.js';
-import { Metrics } from '../src/scheduler/metrics.js';
+import { PrometheusMetrics } from '../src/scheduler/prometheus.js';
 import { Worker } from '../src/scheduler/worker.js';
 import type { EtcdStore } from '../src/store/etcd.js';
 import {
@@ -66,7 +66,7 @@ export async function benchLatency(cfg: BenchConfig, n = 10_000, workerCount = 1
     rootName: root,
     name: 'bench-master',
     maxNumNodes: workerCount + 1,
-    metrics: new Metrics(),
+    metrics: new PrometheusMetrics(),
     interval: 3_600_000,
     generator: () => {
       generatorCalled = now();
@@ -83,7 +83,7 @@ export async function benchLatency(cfg: BenchConfig, n = 10_000, workerCount = 1
           rootName: root,
           name: `w${i}`,
           maxNumNodes: workerCount + 1,
-          metrics: new Metrics(),
+          metrics: new PrometheusMetrics(),
           run: (task, { signal }) => {
             if (!startedAt.has(task.id)) startedAt.set(task.id, now());
             return new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));

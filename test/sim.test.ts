@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { keys } from '../src/scheduler/keys.js';
 import { Master } from '../src/scheduler/master.js';
-import { Metrics } from '../src/scheduler/metrics.js';
+import { PrometheusMetrics } from '../src/scheduler/prometheus.js';
 import { Worker } from '../src/scheduler/worker.js';
 import { MemoryStore } from '../src/store/memory.js';
 import type { Task } from '../src/task.js';
@@ -63,7 +63,7 @@ class Scenario {
   readonly root = 'scenario';
   readonly k = keys(this.root);
   readonly runs: (RunInterval & { cleanup: number })[] = [];
-  readonly metrics = new Metrics();
+  readonly metrics = new PrometheusMetrics();
   tasks: Task[] = [];
   cleanup = 0;
   readonly stores = new Map<string, FaultyStore>();

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { OptionError } from '../src/errors.js';
 import { Master } from '../src/scheduler/master.js';
-import { Metrics } from '../src/scheduler/metrics.js';
+import { PrometheusMetrics } from '../src/scheduler/prometheus.js';
 import { type TaskChange, Worker } from '../src/scheduler/worker.js';
 import { MemoryStore } from '../src/store/memory.js';
 import { encodeTask } from '../src/task.js';
@@ -82,7 +82,7 @@ describe('worker', () => {
     const f = fleet('restart');
     await store.put(f.k.barrierLeft, 'x');
     f.tasks = [{ id: 'flaky', raw: new TextEncoder().encode('v1') }];
-    const metrics = new Metrics();
+    const metrics = new PrometheusMetrics();
     const seen: { attempt: number; raw: string }[] = [];
     f.master('m1');
     const w = f.worker('w1', {

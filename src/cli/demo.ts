@@ -6,7 +6,7 @@
  */
 import { keys, rootPath } from '../scheduler/keys.js';
 import { Master, type ScheduleReport } from '../scheduler/master.js';
-import { Metrics } from '../scheduler/metrics.js';
+import { PrometheusMetrics } from '../scheduler/prometheus.js';
 import { Worker, WorkerStatus } from '../scheduler/worker.js';
 import type { Store } from '../store/port.js';
 import { decodeTask, type Task } from '../task.js';
@@ -36,7 +36,7 @@ class Demo {
   private readonly lines: string[] = [];
   private readonly rebalances: Rebalance[] = [];
   private readonly ticks = new Map<string, number>();
-  private readonly metrics = new Metrics();
+  private readonly metrics = new PrometheusMetrics();
   private readonly masters: Master[] = [];
   private readonly workers: Worker[] = [];
   private readonly crashed = new Set<string>();

@@ -7,8 +7,8 @@ import { collectDefaultMetrics } from 'prom-client';
 import { EschedulerError, OptionError } from '../errors.js';
 import { keys, rootPath } from '../scheduler/keys.js';
 import { Master } from '../scheduler/master.js';
-import { defaultMetrics } from '../scheduler/metrics.js';
 import { defaultName } from '../scheduler/options.js';
+import { PrometheusMetrics } from '../scheduler/prometheus.js';
 import { type RunHandler, Worker, WorkerStatus } from '../scheduler/worker.js';
 import type { Store } from '../store/port.js';
 import { CliError, type ConnectionFlags, type LogLevel, makeLogger, openStore } from './common.js';
@@ -96,7 +96,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     );
   }
 
-  const metrics = defaultMetrics();
+  const metrics = new PrometheusMetrics();
   collectDefaultMetrics({ register: metrics.registry });
   const common = {
     store,

@@ -6,7 +6,7 @@ import { Backoff, DEFAULT_MAX_RETRY_DELAY } from '../util/backoff.js';
 import { type Clock, systemClock } from '../util/clock.js';
 import { type Logger, silentLogger } from '../util/logger.js';
 import { checkName, rootPath } from './keys.js';
-import { defaultMetrics, type Metrics } from './metrics.js';
+import { type Metrics, noopMetrics } from './metrics.js';
 
 /** @default 10 (s) */
 export const DEFAULT_TTL = 10;
@@ -40,7 +40,10 @@ export interface NodeOptions {
   clock?: Clock;
   /** Where to log (pino-compatible). @default silent */
   logger?: Logger;
-  /** Prometheus metrics. @default the process-wide `defaultMetrics()` */
+  /**
+   * Where metrics go: an implementation of the `Metrics` port, e.g. `new PrometheusMetrics()` from
+   * `escheduler/prometheus` (what the CLI serves on `/metrics`). @default `noopMetrics` (none recorded)
+   */
   metrics?: Metrics;
   /**
    * Longest wait between two tries of a failed store call (campaign, registration, claims, re-reads,
@@ -129,7 +132,7 @@ export function parseNodeOptions(o: NodeOptions): ResolvedNodeOptions {
     barrierTimeout: msOption('barrierTimeout', o.barrierTimeout ?? DEFAULT_BARRIER_TIMEOUT, 0),
     clock: o.clock ?? systemClock,
     logger: o.logger ?? silentLogger,
-    metrics: o.metrics ?? defaultMetrics(),
+    metrics: o.metrics ?? noopMetrics,
     maxRetryDelay: msOption('maxRetryDelay', o.maxRetryDelay ?? DEFAULT_MAX_RETRY_DELAY, 1),
   };
 }

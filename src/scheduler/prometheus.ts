@@ -1,11 +1,17 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Metrics } from './metrics.js';
+
+export interface PrometheusMetricsOptions {
+  /** Where the metrics register. @default a new `Registry` of this instance (never prom-client's global one) */
+  registry?: Registry;
+}
 
 /**
- * Prometheus metrics of masters and workers, all prefixed `escheduler_` and labelled with the node name.
- * Every Master and Worker registers into one {@link Metrics} (by default the module's {@link defaultMetrics},
- * whose registry the CLI serves on `/metrics`); pass your own to keep them apart.
+ * The {@link Metrics} port on prom-client: every instrument prefixed `escheduler_` and labelled with the
+ * node name, in a registry of its own (`registry`), which the CLI serves on `/metrics`. Masters and
+ * workers of one process may share one instance (`metrics: m` in each) as the names label their samples.
  */
-export class Metrics {
+export class PrometheusMetrics implements Metrics {
   readonly registry: Registry;
   // master
   readonly isLeader: Gauge<'name'>;
@@ -26,7 +32,8 @@ export class Metrics {
   readonly workerStatus: Gauge<'name' | 'status'>;
   readonly selfFences: Counter<'name'>;
 
-  constructor(registry: Registry = new Registry()) {
+  constructor(options: PrometheusMetricsOptions = {}) {
+    const registry = options.registry ?? new Registry();
     this.registry = registry;
     const r = [registry];
     this.isLeader = new Gauge({
@@ -128,12 +135,4 @@ export class Metrics {
       registers: r,
     });
   }
-}
-
-let shared: Metrics | undefined;
-
-/** The process-wide metrics every Master and Worker uses unless given their own. */
-export function defaultMetrics(): Metrics {
-  shared ??= new Metrics();
-  return shared;
 }

@@ -14,7 +14,7 @@ import { StoreUnavailableError } from '../../src/errors.js';
 import { DEFAULT_RETRY_DELAY, PrefixWatcher } from '../../src/recipes/watcher.js';
 import { keys } from '../../src/scheduler/keys.js';
 import { Master } from '../../src/scheduler/master.js';
-import { Metrics } from '../../src/scheduler/metrics.js';
+import { PrometheusMetrics } from '../../src/scheduler/prometheus.js';
 import { Worker } from '../../src/scheduler/worker.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import type {
@@ -246,7 +246,7 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
   const mem = new MemoryStore({ clock, seed, autoCompact: 0 });
   const root = `sim-${seed}`;
   const k = keys(root);
-  const metrics = new Metrics();
+  const metrics = new PrometheusMetrics();
   const logger = simLogger(clock);
   const trace = createHash('sha256');
   const lines: string[] = [];

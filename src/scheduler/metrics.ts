@@ -1,0 +1,85 @@
+/**
+ * The metrics port of masters and workers, like the logger's: the library only calls `set`, `inc` and
+ * `observe` on the instruments below, each labelled with the node `name` (and `reason`/`result` or
+ * `status` where noted). The default is {@link noopMetrics}; the Prometheus adapter
+ * (`escheduler/prometheus`, `PrometheusMetrics`) is what the CLI serves on `/metrics`. A custom adapter
+ * (StatsD, OpenTelemetry...) implements {@link Metrics}.
+ */
+
+/** Label values of one sample (prom-client's `LabelValues`). */
+export type MetricLabels<L extends string> = Partial<Record<L, string | number>>;
+
+/** A value that goes up and down. */
+export interface GaugeMetric<L extends string> {
+  set(labels: MetricLabels<L>, value: number): void;
+}
+
+/** A count that only goes up; `value` defaults to 1. */
+export interface CounterMetric<L extends string> {
+  inc(labels: MetricLabels<L>, value?: number): void;
+}
+
+/** A distribution of observed values (seconds for durations). */
+export interface HistogramMetric<L extends string> {
+  observe(labels: MetricLabels<L>, value: number): void;
+}
+
+/** Every instrument a Master, a Worker and its task runners write. */
+export interface Metrics {
+  // master
+  /** 1 while this master leads, else 0. */
+  readonly isLeader: GaugeMetric<'name'>;
+  /** Schedules run, by reason and result (ok, no_workers, generator_error, not_leader, error). */
+  readonly schedules: CounterMetric<'name' | 'reason' | 'result'>;
+  /** Duration of a schedule (read, generate, plan, write), in seconds. */
+  readonly scheduleDuration: HistogramMetric<'name'>;
+  /** Tasks moved from one live worker to another. */
+  readonly moves: CounterMetric<'name'>;
+  /** Tasks assigned after the last schedule. */
+  readonly tasksAssigned: GaugeMetric<'name'>;
+  /** Workers online at the last schedule. */
+  readonly workersOnline: GaugeMetric<'name'>;
+  /** Generator calls that threw or timed out. */
+  readonly generatorErrors: CounterMetric<'name'>;
+  /** Writes refused because this master no longer leads. */
+  readonly fenceRejections: CounterMetric<'name'>;
+  /** Tasks from the generator skipped as invalid. */
+  readonly invalidTasks: CounterMetric<'name'>;
+  // worker
+  /** Tasks assigned to this worker. */
+  readonly workerTasksAssigned: GaugeMetric<'name'>;
+  /** Tasks whose run has started and not settled. */
+  readonly workerTasksRunning: GaugeMetric<'name'>;
+  /** Runs restarted after they threw or returned while still assigned. */
+  readonly taskRestarts: CounterMetric<'name'>;
+  /** Time from assignment to holding the task claim, in seconds. */
+  readonly claimWait: HistogramMetric<'name'>;
+  /** Lease keep-alives that failed. */
+  readonly keepAliveFailures: CounterMetric<'name'>;
+  /** 1 for the current status of this worker, 0 for the others. */
+  readonly workerStatus: GaugeMetric<'name' | 'status'>;
+  /** Times this worker stopped all its tasks because it could not renew its lease. */
+  readonly selfFences: CounterMetric<'name'>;
+}
+
+const noop = { set() {}, inc() {}, observe() {} };
+
+/** Metrics that go nowhere: the library's default. */
+export const noopMetrics: Metrics = Object.freeze({
+  isLeader: noop,
+  schedules: noop,
+  scheduleDuration: noop,
+  moves: noop,
+  tasksAssigned: noop,
+  workersOnline: noop,
+  generatorErrors: noop,
+  fenceRejections: noop,
+  invalidTasks: noop,
+  workerTasksAssigned: noop,
+  workerTasksRunning: noop,
+  taskRestarts: noop,
+  claimWait: noop,
+  keepAliveFailures: noop,
+  workerStatus: noop,
+  selfFences: noop,
+});
