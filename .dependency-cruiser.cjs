@@ -2,8 +2,11 @@
  * The layers of src/, checked by `npm run lint` (dependency-cruiser): imports point down only and no
  * cycle exists, not even a type-only one. Bottom to top:
  *   errors.ts, task.ts (leaves) → util/ → store/ → recipes/ → scheduler/ → cli/
- * and planner/, which depends on nothing but task.ts and errors.ts.
+ * and planner/, which depends on nothing but task.ts and errors.ts. The package's entry points sit on
+ * top (src/index.ts, recipes.ts, testing.ts, prometheus.ts: the `exports` map of package.json); nothing
+ * imports them. prom-client is loaded by its adapter (scheduler/prometheus.ts) and the CLI only.
  */
+const entries = '^src/(index|recipes|testing|prometheus)\\.ts$';
 const layer = (from, forbidden, comment) => ({
   name: `${from.replace(/[^a-z]/g, '')}-layer`,
   comment,
@@ -53,6 +56,29 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/', pathNot: '^src/store/etcd' },
       to: { path: 'node_modules/etcd3/' },
+    },
+    {
+      name: 'entries-on-top',
+      comment:
+        'Entry points re-export; the library never imports them (the CLI imports the files they name).',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { path: entries },
+    },
+    {
+      name: 'prom-client-only-in-its-adapter',
+      comment:
+        'Metrics are a port: only the prom-client adapter (and the CLI, which serves it) import prom-client.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/(scheduler/prometheus\\.ts|prometheus\\.ts|cli/)' },
+      to: { path: 'node_modules/prom-client/' },
+    },
+    {
+      name: 'no-prom-client-behind-other-entries',
+      comment: 'Importing escheduler, escheduler/recipes or escheduler/testing must not load prom-client.',
+      severity: 'error',
+      from: { path: '^src/(index|recipes|testing)\\.ts$' },
+      to: { path: 'node_modules/prom-client/', reachable: true },
     },
     {
       name: 'cli-deps-stay-in-cli',

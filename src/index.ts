@@ -1,3 +1,11 @@
+/**
+ * `escheduler`: what an application uses — the two roles, the stores, tasks, options, errors, the
+ * planner, and the ports (store, logger, metrics, clock) it may implement. Building blocks have their own
+ * entry points: `escheduler/recipes` (session, election, mutex, barrier, watcher, the key layout and the
+ * task wire format), `escheduler/testing` (ManualClock, clocks and a microtask flush for deterministic
+ * tests, MemoryStore), `escheduler/prometheus` (the prom-client metrics the CLI serves). Every export is
+ * listed by name: adding a file under src/ never changes this list.
+ */
 export {
   BarrierTimeoutError,
   CompactedError,
@@ -23,25 +31,22 @@ export type {
   Revocation,
 } from './planner/rebalance.js';
 export { rebalance } from './planner/rebalance.js';
-export type { BarrierWaitOptions } from './recipes/barrier.js';
-export { DoubleBarrier, TooManyParticipantsError } from './recipes/barrier.js';
-export type { Fence, LeaderInfo } from './recipes/election.js';
-export { Election } from './recipes/election.js';
-export { Mutex } from './recipes/mutex.js';
-export type { SessionEvents, SessionOptions } from './recipes/session.js';
-export { defaultMargin, Session } from './recipes/session.js';
-export type { PrefixWatcherOptions, WaitOptions, WatchUpdate } from './recipes/watcher.js';
-export { PrefixWatcher, waitForDelete, waitForPut } from './recipes/watcher.js';
-export type { Keys } from './scheduler/keys.js';
-export { keys, WORKER_VALUE_RUNNING } from './scheduler/keys.js';
-export type { MasterEvents, MasterOptions, ScheduleReport } from './scheduler/master.js';
+export type { MasterEvents, MasterOptions, ScheduleReason, ScheduleReport } from './scheduler/master.js';
 export { Master } from './scheduler/master.js';
-export { defaultMetrics, Metrics } from './scheduler/metrics.js';
+export type {
+  CounterMetric,
+  GaugeMetric,
+  HistogramMetric,
+  MetricLabels,
+  Metrics,
+} from './scheduler/metrics.js';
+export { noopMetrics } from './scheduler/metrics.js';
 export type { Generator, GeneratorContext, NodeOptions } from './scheduler/options.js';
 export {
   DEFAULT_BARRIER_TIMEOUT,
   DEFAULT_DRAIN_TIMEOUT,
   DEFAULT_INTERVAL,
+  DEFAULT_MAX_RETRY_DELAY,
   DEFAULT_REBALANCE_WAIT,
   DEFAULT_TIMEOUT,
   DEFAULT_TTL,
@@ -80,8 +85,6 @@ export type {
 } from './store/port.js';
 export { NO_LEASE } from './store/port.js';
 export type { Task } from './task.js';
-export { decodeTask, encodeTask, validateTask } from './task.js';
+export { validateTask } from './task.js';
 export type { Clock, TimerHandle } from './util/clock.js';
-export { ManualClock, systemClock } from './util/clock.js';
 export type { Logger } from './util/logger.js';
-export { silentLogger } from './util/logger.js';
