@@ -32,6 +32,7 @@ import type {
   WatchStream,
 } from '../../src/store/port.js';
 import type { Task } from '../../src/task.js';
+import { DEFAULT_MAX_RETRY_DELAY } from '../../src/util/backoff.js';
 import { ManualClock } from '../../src/util/clock.js';
 import {
   type AssignInterval,
@@ -204,8 +205,10 @@ const MARGIN = Math.min(1_000, (TTL * 1000) / 4);
  * after the store is back.
  */
 const FENCE_BOUND = TTL * 1000 - MARGIN + DEFAULT_RETRY_DELAY + MAX_CLEANUP + 200;
-/** Registration/campaign retry backoff tops out at 5 s: a node that was cut for long may wait that long. */
-const RETRY_BOUND = 5_000;
+/** The nodes' `maxRetryDelay` (the default): every store-retry wait is drawn below it (full jitter). */
+const MAX_RETRY_DELAY = DEFAULT_MAX_RETRY_DELAY;
+/** A node that was cut for long waits at most one retry delay after the heal (registration, campaign). */
+const RETRY_BOUND = MAX_RETRY_DELAY;
 const LIVENESS_WITHIN = TTL * 1000 + REBALANCE_WAIT + RETRY_BOUND + 1_500;
 
 interface SimNode {
@@ -317,6 +320,7 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
       logger,
       barrierTimeout: 2_000,
       drainTimeout: 2_000,
+      maxRetryDelay: MAX_RETRY_DELAY,
       handoff,
       restart: { initialDelay: 100, maxDelay: 1_000 },
       run: (task, { signal }) => {
@@ -380,6 +384,7 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
       metrics,
       logger,
       barrierTimeout: 2_000,
+      maxRetryDelay: MAX_RETRY_DELAY,
       generator,
       interval: 5_000,
       timeout: 1_000,
