@@ -1,0 +1,49 @@
+import type { ScheduleReason, ScheduleRequest } from './reasons.js';
+
+/** What one schedule did; also written as JSON to `/<root>/status/master`. */
+export interface ScheduleReport {
+  leader: string;
+  /** RFC 3339 time the schedule started. */
+  time: string;
+  /** Every reason (or `notifySchedule` detail) the schedule serves, joined with ', ' (human form). */
+  reason: string;
+  /** The typed reasons the schedule serves, in the order they first arrived. */
+  reasons: ScheduleReason[];
+  result: 'ok' | 'no_workers' | 'generator_error' | 'error';
+  workers: number;
+  /** Valid desired tasks. */
+  tasks: number;
+  /** Assignment keys written (new tasks, moves). */
+  assigned: number;
+  /** Assignment keys deleted (moves, stale tasks, dead workers' tasks). */
+  revoked: number;
+  /** Tasks that left a live worker for another. */
+  moves: number;
+  /** Txns written. */
+  txns: number;
+  durationMs: number;
+  /** Invalid tasks and other problems, each naming what it is about. */
+  errors: string[];
+}
+
+/** RFC 3339 in UTC to the second, as the Go original writes times. */
+export const rfc3339 = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+/** The report of a schedule that has just started: nothing done yet. */
+export function startReport(leader: string, startedMs: number, request: ScheduleRequest): ScheduleReport {
+  return {
+    leader,
+    time: rfc3339(startedMs),
+    reason: request.text,
+    reasons: [...request.reasons],
+    result: 'ok',
+    workers: 0,
+    tasks: 0,
+    assigned: 0,
+    revoked: 0,
+    moves: 0,
+    txns: 0,
+    durationMs: 0,
+    errors: [],
+  };
+}

@@ -1,0 +1,174 @@
+/** One schedule: read the workers, generate, validate, plan, write in fenced txns, report. */
+import { InvalidTaskError, NotLeaderError } from '../../errors.js';
+import { rebalance } from '../../planner/rebalance.js';
+import type { Compare } from '../../store/port.js';
+import { type Task, validateTask } from '../../task.js';
+import { linkSignal, raceSignal } from '../../util/signals.js';
+import type { MasterContext, Term } from './context.js';
+import { reasonLabel, type ScheduleRequest } from './reasons.js';
+import { type ScheduleReport, startReport } from './report.js';
+import { batchUnits, parseAssignment, planUnits, type WriteOp } from './writes.js';
+
+/**
+ * Runs one schedule for `request` and reports it (status key, `schedule` event, metrics). Throws only
+ * when the term is over: NotLeaderError when a fenced write was refused, the term's reason when it ended.
+ */
+export async function schedule(
+  ctx: MasterContext,
+  request: ScheduleRequest,
+  term: Term,
+): Promise<ScheduleReport> {
+  const { o, log } = ctx;
+  const m = o.metrics;
+  const name = o.name;
+  const reason = request.text;
+  const started = o.clock.now();
+  const report = startReport(name, started, request);
+  try {
+    const workers = await onlineWorkers(ctx, report.errors);
+    report.workers = workers.length;
+    m.workersOnline.set({ name }, workers.length);
+    if (workers.length === 0) {
+      report.result = 'no_workers';
+      log.warn({ reason }, 'no worker online: assignment left as it is');
+    } else {
+      let desired: readonly Task[] | undefined;
+      try {
+        desired = await generate(ctx, term.signal);
+      } catch (err) {
+        if (term.signal.aborted) throw err;
+        m.generatorErrors.inc({ name });
+        report.result = 'generator_error';
+        report.errors.push(`generator: ${(err as Error)?.message ?? String(err)}`);
+        log.error({ err, reason }, 'generator failed: assignment left as it is');
+      }
+      if (desired) await apply(ctx, desired, workers, report, term);
+    }
+  } catch (err) {
+    if (err instanceof NotLeaderError) {
+      m.fenceRejections.inc({ name });
+      m.schedules.inc({ name, reason: reasonLabel(request), result: 'not_leader' });
+      log.warn({ reason }, err.message);
+      throw err;
+    }
+    if (term.signal.aborted) throw err;
+    report.result = 'error';
+    report.errors.push(String((err as Error)?.message ?? err));
+    log.error({ err, reason }, 'schedule failed');
+  }
+  report.durationMs = o.clock.now() - started;
+  m.schedules.inc({ name, reason: reasonLabel(request), result: report.result });
+  m.scheduleDuration.observe({ name }, report.durationMs / 1000);
+  ctx.setLast(report);
+  await writeStatus(ctx, report, term.fence).catch((err: unknown) => {
+    if (err instanceof NotLeaderError) throw err;
+    log.warn({ err }, 'writing master status failed');
+  });
+  log.info({ ...report, errors: report.errors.slice(0, 20) }, 'schedule done');
+  ctx.emit('schedule', report);
+  return report;
+}
+
+/** Calls the generator under a signal that aborts after `timeout` or when the term ends. */
+async function generate(ctx: MasterContext, termSignal: AbortSignal): Promise<readonly Task[]> {
+  const { clock, timeout, generator } = ctx.o;
+  const controller = new AbortController();
+  const unlink = linkSignal(controller, termSignal);
+  const timer = clock.setTimeout(
+    () => controller.abort(new Error(`generator timed out after ${timeout} ms`)),
+    timeout,
+  );
+  try {
+    const signal = controller.signal;
+    const tasks = await raceSignal(
+      Promise.resolve().then(() => generator({ signal })),
+      signal,
+    );
+    if (!Array.isArray(tasks))
+      throw new Error(`generator returned ${typeof tasks}, expected an array of tasks`);
+    return tasks;
+  } finally {
+    clock.clearTimeout(timer);
+    unlink();
+  }
+}
+
+async function onlineWorkers(ctx: MasterContext, errors: string[]): Promise<string[]> {
+  const prefix = ctx.k.workerPrefix;
+  const res = await ctx.o.store.range(prefix, { prefix: true, keysOnly: true });
+  const names: string[] = [];
+  for (const kv of res.kvs) {
+    const name = kv.key.slice(prefix.length);
+    if (name.length === 0 || name.includes('/')) {
+      errors.push(`ignored malformed worker key ${JSON.stringify(kv.key)}`);
+      continue;
+    }
+    names.push(name);
+  }
+  return names;
+}
+
+/** The desired tasks that are valid, first of each id kept; the others are reported and counted. */
+function validTasks(ctx: MasterContext, desired: readonly Task[], report: ScheduleReport): Task[] {
+  const tasks: Task[] = [];
+  const seen = new Set<string>();
+  for (const t of desired) {
+    try {
+      validateTask(t);
+      if (seen.has(t.id))
+        throw new InvalidTaskError(t.id, `task ${JSON.stringify(t.id)}: duplicate id (first kept)`);
+      seen.add(t.id);
+      tasks.push(t);
+    } catch (err) {
+      ctx.o.metrics.invalidTasks.inc({ name: ctx.o.name });
+      report.errors.push((err as Error).message);
+      ctx.log.warn({ err: (err as Error).message }, 'invalid task skipped');
+    }
+  }
+  return tasks;
+}
+
+async function apply(
+  ctx: MasterContext,
+  desired: readonly Task[],
+  workers: string[],
+  report: ScheduleReport,
+  term: Term,
+): Promise<void> {
+  const { o, k } = ctx;
+  const tasks = validTasks(ctx, desired, report);
+  report.tasks = tasks.length;
+
+  // The current assignment and the stored values (to rewrite a task whose payload or priority changed).
+  const stored = parseAssignment((await o.store.range(k.taskPrefix, { prefix: true })).kvs, k);
+  const plan = rebalance({ workers, tasks, current: stored.current });
+  report.moves = plan.moves;
+  const units = planUnits(plan, stored, k, new Set(workers));
+
+  report.revoked = plan.revoke.length + stored.malformed.length;
+  report.assigned = plan.assign.length;
+  report.txns = await writeBatches(ctx, batchUnits(units), term);
+  o.metrics.moves.inc({ name: o.name }, plan.moves);
+  o.metrics.tasksAssigned.set({ name: o.name }, tasks.length);
+}
+
+/** Writes the batches in order, each in a txn fenced on the election key; returns how many. */
+async function writeBatches(ctx: MasterContext, batches: WriteOp[][], term: Term): Promise<number> {
+  for (const success of batches) {
+    if (term.signal.aborted) throw term.signal.reason;
+    const res = await ctx.o.store.txn({ compare: [term.fence], success });
+    if (!res.succeeded) {
+      throw new NotLeaderError(`master ${ctx.o.name}: fenced write refused, no longer the leader`);
+    }
+  }
+  return batches.length;
+}
+
+async function writeStatus(ctx: MasterContext, report: ScheduleReport, fence: Compare): Promise<void> {
+  const res = await ctx.o.store.txn({
+    compare: [fence],
+    success: [{ type: 'put', key: ctx.k.masterStatus, value: JSON.stringify(report) }],
+  });
+  if (!res.succeeded)
+    throw new NotLeaderError(`master ${ctx.o.name}: status write refused, no longer the leader`);
+}

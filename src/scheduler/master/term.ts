@@ -1,0 +1,157 @@
+/**
+ * One term of leadership: the start-up barrier on a fresh root, the worker watch (debounced by
+ * `rebalanceWait`), the interval tick, and the loop that runs a schedule for each batch of requests.
+ */
+import { BarrierTimeoutError, NotLeaderError } from '../../errors.js';
+import { DoubleBarrier } from '../../recipes/barrier.js';
+import type { Session } from '../../recipes/session.js';
+import { PrefixWatcher } from '../../recipes/watcher.js';
+import type { Compare } from '../../store/port.js';
+import { type Clock, sleep } from '../../util/clock.js';
+import { linkSignal, onAbort } from '../../util/signals.js';
+import type { MasterContext, Term } from './context.js';
+import type { ScheduleReason } from './reasons.js';
+import { rfc3339 } from './report.js';
+import { schedule } from './schedule.js';
+
+/** Delay before a schedule that failed on the store is tried again, in ms. */
+export const ERROR_RETRY_DELAY = 1_000;
+
+/**
+ * Leads until `signal` aborts (stop, session lost), the worker watch ends, or a fenced write is refused
+ * (NotLeaderError). The caller has won the election; every write of the term is fenced on `fence`.
+ */
+export async function runTerm(
+  ctx: MasterContext,
+  session: Session,
+  fence: Compare,
+  signal: AbortSignal,
+): Promise<void> {
+  const termAbort = new AbortController();
+  const unlink = linkSignal(termAbort, signal);
+  const termSignal = termAbort.signal;
+  const term: Term = { fence, signal: termSignal, session };
+  let watching: Promise<void> | undefined;
+  let ticking: Promise<void> | undefined;
+  try {
+    const barrier = await startupBarrier(ctx, term);
+    ctx.requests.add(barrier.reason);
+
+    // The first schedule must not read the workers before the watch's snapshot: a worker registering
+    // between that read and the snapshot would otherwise trigger nothing until the next interval.
+    let snapshotTaken = () => {};
+    const snapshot = new Promise<void>((resolve) => {
+      snapshotTaken = resolve;
+    });
+    watching = watchWorkers(ctx, termSignal, snapshotTaken).finally(() => {
+      // A watch that ends by itself (non-retryable error) would leave worker changes unseen: end the term.
+      snapshotTaken();
+      if (!termSignal.aborted) termAbort.abort(new Error('worker watch ended'));
+    });
+    await onAbort(termSignal, snapshot);
+    ticking = tick(ctx, termSignal);
+    let first = true;
+    while (!termSignal.aborted) {
+      await ctx.requests.wait(termSignal);
+      if (termSignal.aborted) break;
+      const report = await schedule(ctx, ctx.requests.take(), term);
+      if (report.result === 'error') {
+        // A store failure mid-write leaves a partial plan: try again soon rather than at the next trigger.
+        void sleep(ctx.o.clock, ERROR_RETRY_DELAY, termSignal).then(
+          () => ctx.requests.add('retry after error'),
+          () => undefined,
+        );
+      }
+      if (first && barrier.leave) {
+        first = false;
+        void barrier
+          .leave()
+          .catch((err: unknown) => ctx.log.warn({ err }, 'leaving the start-up barrier failed'));
+      }
+    }
+  } finally {
+    termAbort.abort(new Error('term ended'));
+    unlink();
+    await Promise.allSettled([watching, ticking]);
+  }
+}
+
+/** On a fresh root: waits at the start-up barrier, then marks it passed (once). */
+async function startupBarrier(
+  ctx: MasterContext,
+  term: Term,
+): Promise<{ reason: ScheduleReason; leave?: () => Promise<void> }> {
+  const { o, k, log } = ctx;
+  if (await o.store.get(k.barrierLeft)) return { reason: 'leader elected' };
+  const barrier = new DoubleBarrier(term.session, k.barrier, o.maxNumNodes);
+  let reason: ScheduleReason = 'first schedule';
+  let entered = false;
+  try {
+    await barrier.enter({ signal: term.signal, timeoutMs: o.barrierTimeout });
+    entered = true;
+  } catch (err) {
+    if (!(err instanceof BarrierTimeoutError)) throw err;
+    log.warn({ err: err.message }, 'start-up barrier timed out: scheduling with the workers present');
+    reason = 'first schedule (barrier timeout)';
+  }
+  const res = await o.store.txn({
+    compare: [term.fence, { key: k.barrierLeft, target: 'create', op: '=', value: 0 }],
+    success: [{ type: 'put', key: k.barrierLeft, value: rfc3339(o.clock.now()) }],
+  });
+  if (!res.succeeded) await checkFence(ctx, term.fence);
+  const leave = entered
+    ? () => barrier.leave({ signal: ctx.stopSignal, timeoutMs: o.barrierTimeout })
+    : undefined;
+  return { reason, leave };
+}
+
+/** Throws NotLeaderError when the fence no longer holds. */
+async function checkFence(ctx: MasterContext, fence: Compare): Promise<void> {
+  const kv = await ctx.o.store.get(fence.key);
+  if (!kv || kv.createRevision !== fence.value) {
+    throw new NotLeaderError(`master ${ctx.o.name} no longer leads (election key ${fence.key} changed)`);
+  }
+}
+
+/** Asks for a schedule every `interval` until the term ends. */
+async function tick(ctx: MasterContext, signal: AbortSignal): Promise<void> {
+  while (!signal.aborted) {
+    try {
+      await sleep(ctx.o.clock, ctx.o.interval, signal);
+    } catch {
+      return; // term ended
+    }
+    ctx.requests.add('interval');
+  }
+}
+
+/** Worker keys created or deleted ⇒ a schedule after `rebalanceWait`; a burst costs one schedule. */
+async function watchWorkers(ctx: MasterContext, signal: AbortSignal, onSnapshot: () => void): Promise<void> {
+  const { o, k, log } = ctx;
+  let timer: ReturnType<Clock['setTimeout']> | undefined;
+  const changed = () => {
+    if (timer) return;
+    timer = o.clock.setTimeout(() => {
+      timer = undefined;
+      if (!signal.aborted) ctx.requests.add('workers changed');
+    }, o.rebalanceWait);
+  };
+  const watcher = new PrefixWatcher(o.store, k.workerPrefix, { clock: o.clock, signal });
+  try {
+    for await (const update of watcher) {
+      if (update.type === 'snapshot') onSnapshot();
+      if (update.type === 'resync') changed();
+      if (update.type !== 'events') continue;
+      for (const e of update.events) {
+        if (e.type === 'delete' || e.kv.version === 1) changed();
+      }
+    }
+  } catch (err) {
+    if (!signal.aborted) {
+      log.error({ err }, 'worker watch failed');
+      ctx.emit('error', { error: err, context: 'watch workers' });
+    }
+  } finally {
+    if (timer) o.clock.clearTimeout(timer);
+  }
+}
