@@ -4,34 +4,9 @@ import { NotLeaderError, SessionLostError } from '../src/errors.js';
 import { Election, type LeaderInfo } from '../src/recipes/election.js';
 import { Session } from '../src/recipes/session.js';
 import type { Store } from '../src/store/port.js';
+import { seeded, track, waitFor, within } from './helpers/async.js';
 import { uniqueRoot } from './helpers/etcd.js';
 import { storeFactories, type TestStore } from './helpers/stores.js';
-import { waitFor } from './helpers/wait.js';
-
-/** Settles `p` or fails the test after `ms`. */
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: not settled within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
-/** Tracks a promise's state without awaiting it. */
-function track<T>(p: Promise<T>): { p: Promise<T>; state: () => 'pending' | 'resolved' | 'rejected' } {
-  let state: 'pending' | 'resolved' | 'rejected' = 'pending';
-  p.then(
-    () => {
-      state = 'resolved';
-    },
-    () => {
-      state = 'rejected';
-    },
-  );
-  return { p, state: () => state };
-}
 
 async function fencedPut(store: Store, election: Election, key: string, value: string): Promise<boolean> {
   const fence = election.fence();
@@ -53,57 +28,60 @@ for (const factory of storeFactories()) {
       await t?.close();
     });
 
-    it('with 3 candidates never has two leaders at once; the observer sees every term in order', async () => {
-      t ??= await factory.create();
-      const root = `/${uniqueRoot('election-3')}`;
-      const prefix = `${root}/election`;
-      const candidates = await Promise.all([0, 1, 2].map(async () => new Election(await session(), prefix)));
-      const watcherAbort = new AbortController();
-      const observed: (LeaderInfo | undefined)[] = [];
-      const observer = (async () => {
-        for await (const l of candidates[0].observe({ signal: watcherAbort.signal })) observed.push(l);
-      })();
-      await waitFor('the observer to start', () => observed.length === 1, 5_000);
-      assert.equal(observed[0], undefined);
+    it('with 3 candidates never has two leaders at once; the observer sees every term in order', () =>
+      seeded(async (random) => {
+        t ??= await factory.create();
+        const root = `/${uniqueRoot('election-3')}`;
+        const prefix = `${root}/election`;
+        const candidates = await Promise.all(
+          [0, 1, 2].map(async () => new Election(await session(), prefix)),
+        );
+        const watcherAbort = new AbortController();
+        const observed: (LeaderInfo | undefined)[] = [];
+        const observer = (async () => {
+          for await (const l of candidates[0].observe({ signal: watcherAbort.signal })) observed.push(l);
+        })();
+        await waitFor('the observer to start', () => observed.length === 1, 5_000);
+        assert.equal(observed[0], undefined);
 
-      let current: string | undefined;
-      const terms: LeaderInfo[] = [];
-      const rounds = 4;
-      await within(
-        Promise.all(
-          candidates.map(async (e, i) => {
-            for (let r = 0; r < rounds; r++) {
-              await e.campaign(`candidate-${i}`);
-              assert.equal(current, undefined, `candidate-${i} leads while ${current} still does`);
-              current = `candidate-${i}`;
-              terms.push({ key: e.key, value: `candidate-${i}`, createRevision: e.createRevision });
-              const leader = await e.leader();
-              assert.equal(leader?.key, e.key);
-              assert.ok(await fencedPut(t.store, e, `${root}/data`, `${i}/${r}`), 'fenced write as leader');
-              await new Promise((res) => setTimeout(res, 5 + Math.random() * 15));
-              assert.equal(current, `candidate-${i}`);
-              current = undefined;
-              await e.resign();
-              await e.resign(); // idempotent
-              assert.throws(() => e.fence(), NotLeaderError);
-            }
-          }),
-        ),
-        60_000,
-        'the campaigns',
-      );
-      assert.equal(terms.length, 3 * rounds);
-      const leaders = () => observed.filter((l) => l !== undefined);
-      await waitFor(
-        'the observer to see every term, then no leader',
-        () => leaders().length === terms.length && observed.at(-1) === undefined,
-        10_000,
-      );
-      watcherAbort.abort();
-      await within(observer, 5_000, 'the observer to end');
-      // Every term exactly once, in order (between terms there may be moments without any candidate).
-      assert.deepEqual(leaders(), terms);
-    });
+        let current: string | undefined;
+        const terms: LeaderInfo[] = [];
+        const rounds = 4;
+        await within(
+          Promise.all(
+            candidates.map(async (e, i) => {
+              for (let r = 0; r < rounds; r++) {
+                await e.campaign(`candidate-${i}`);
+                assert.equal(current, undefined, `candidate-${i} leads while ${current} still does`);
+                current = `candidate-${i}`;
+                terms.push({ key: e.key, value: `candidate-${i}`, createRevision: e.createRevision });
+                const leader = await e.leader();
+                assert.equal(leader?.key, e.key);
+                assert.ok(await fencedPut(t.store, e, `${root}/data`, `${i}/${r}`), 'fenced write as leader');
+                await new Promise((res) => setTimeout(res, 5 + random() * 15));
+                assert.equal(current, `candidate-${i}`);
+                current = undefined;
+                await e.resign();
+                await e.resign(); // idempotent
+                assert.throws(() => e.fence(), NotLeaderError);
+              }
+            }),
+          ),
+          60_000,
+          'the campaigns',
+        );
+        assert.equal(terms.length, 3 * rounds);
+        const leaders = () => observed.filter((l) => l !== undefined);
+        await waitFor(
+          'the observer to see every term, then no leader',
+          () => leaders().length === terms.length && observed.at(-1) === undefined,
+          10_000,
+        );
+        watcherAbort.abort();
+        await within(observer, 5_000, 'the observer to end');
+        // Every term exactly once, in order (between terms there may be moments without any candidate).
+        assert.deepEqual(leaders(), terms);
+      }));
 
     it('passes on lease expiry and on resign; the deposed leader’s fenced txn fails', async () => {
       t ??= await factory.create();

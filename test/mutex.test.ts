@@ -3,19 +3,9 @@ import { after, describe, it } from 'node:test';
 import { NotLeaderError, SessionLostError } from '../src/errors.js';
 import { Mutex } from '../src/recipes/mutex.js';
 import { Session } from '../src/recipes/session.js';
+import { seeded, waitFor, within } from './helpers/async.js';
 import { uniqueRoot } from './helpers/etcd.js';
 import { storeFactories, type TestStore } from './helpers/stores.js';
-import { waitFor } from './helpers/wait.js';
-
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: not settled within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 for (const factory of storeFactories()) {
   describe(`mutex on ${factory.name}`, () => {
@@ -31,52 +21,53 @@ for (const factory of storeFactories()) {
       await t?.close();
     });
 
-    it('10 contenders: critical sections never overlap', async () => {
-      t ??= await factory.create();
-      const root = `/${uniqueRoot('mutex-10')}`;
-      const prefix = `${root}/lock`;
-      const mutexes = await Promise.all(
-        Array.from({ length: 10 }, async () => new Mutex(await session(), prefix)),
-      );
-      const intervals: { who: number; start: number; end: number }[] = [];
-      let inside = 0;
-      const rounds = 3;
-      await within(
-        Promise.all(
-          mutexes.map(async (m, i) => {
-            for (let r = 0; r < rounds; r++) {
-              await m.lock();
-              const start = performance.now();
-              inside++;
-              assert.equal(inside, 1, `contender ${i} entered while another was inside`);
-              // A write guarded by the lock succeeds while it is held.
-              const res = await t.store.txn({
-                compare: [m.isOwner()],
-                success: [{ type: 'put', key: `${root}/owner`, value: String(i) }],
-              });
-              assert.ok(res.succeeded);
-              await new Promise((res) => setTimeout(res, Math.random() * 5));
-              inside--;
-              intervals.push({ who: i, start, end: performance.now() });
-              await m.unlock();
-              assert.throws(() => m.isOwner(), NotLeaderError);
-            }
-          }),
-        ),
-        60_000,
-        'the contenders',
-      );
-      assert.equal(intervals.length, 10 * rounds);
-      intervals.sort((a, b) => a.start - b.start);
-      for (let i = 1; i < intervals.length; i++) {
-        assert.ok(
-          intervals[i].start >= intervals[i - 1].end,
-          `critical sections overlap: ${JSON.stringify(intervals[i - 1])} and ${JSON.stringify(intervals[i])}`,
+    it('10 contenders: critical sections never overlap', () =>
+      seeded(async (random) => {
+        t ??= await factory.create();
+        const root = `/${uniqueRoot('mutex-10')}`;
+        const prefix = `${root}/lock`;
+        const mutexes = await Promise.all(
+          Array.from({ length: 10 }, async () => new Mutex(await session(), prefix)),
         );
-      }
-      const left = await t.store.range(`${prefix}/`, { prefix: true, countOnly: true });
-      assert.equal(left.count, 0);
-    });
+        const intervals: { who: number; start: number; end: number }[] = [];
+        let inside = 0;
+        const rounds = 3;
+        await within(
+          Promise.all(
+            mutexes.map(async (m, i) => {
+              for (let r = 0; r < rounds; r++) {
+                await m.lock();
+                const start = performance.now();
+                inside++;
+                assert.equal(inside, 1, `contender ${i} entered while another was inside`);
+                // A write guarded by the lock succeeds while it is held.
+                const res = await t.store.txn({
+                  compare: [m.isOwner()],
+                  success: [{ type: 'put', key: `${root}/owner`, value: String(i) }],
+                });
+                assert.ok(res.succeeded);
+                await new Promise((res) => setTimeout(res, random() * 5));
+                inside--;
+                intervals.push({ who: i, start, end: performance.now() });
+                await m.unlock();
+                assert.throws(() => m.isOwner(), NotLeaderError);
+              }
+            }),
+          ),
+          60_000,
+          'the contenders',
+        );
+        assert.equal(intervals.length, 10 * rounds);
+        intervals.sort((a, b) => a.start - b.start);
+        for (let i = 1; i < intervals.length; i++) {
+          assert.ok(
+            intervals[i].start >= intervals[i - 1].end,
+            `critical sections overlap: ${JSON.stringify(intervals[i - 1])} and ${JSON.stringify(intervals[i])}`,
+          );
+        }
+        const left = await t.store.range(`${prefix}/`, { prefix: true, countOnly: true });
+        assert.equal(left.count, 0);
+      }));
 
     it('abort while waiting rejects and leaves no key behind; tryLock never waits', async () => {
       t ??= await factory.create();

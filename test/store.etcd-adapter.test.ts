@@ -22,8 +22,8 @@ import {
   parseEndpoints,
 } from '../src/store/etcd.js';
 import type { Op, WatchBatch, WatchStream } from '../src/store/port.js';
+import { waitFor, within } from './helpers/async.js';
 import { type EtcdCluster, sharedEndpoints, startEtcd, uniqueRoot } from './helpers/etcd.js';
-import { waitFor } from './helpers/wait.js';
 
 /** Resolves after the iterator threw (the error) or ended (undefined); the batches seen are collected. */
 async function drain(stream: WatchStream, seen: WatchBatch[]): Promise<unknown> {
@@ -32,19 +32,6 @@ async function drain(stream: WatchStream, seen: WatchBatch[]): Promise<unknown> 
     return undefined;
   } catch (err) {
     return err;
-  }
-}
-
-/** Rejects if `p` is still pending after `ms`: a deadline for the code under test, not a sleep. */
-async function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const limit = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} still pending after ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([p, limit]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 
@@ -319,9 +306,9 @@ describe('with its own etcd', () => {
     assert.equal((await store.range(`${root}/k`, { revision: r2 })).kvs[0].value, '2');
     const seen: WatchBatch[] = [];
     const err = await within(
+      drain(store.watch(`${root}/`, { prefix: true, startRevision: r1 }), seen),
       5_000,
       'compacted watch',
-      drain(store.watch(`${root}/`, { prefix: true, startRevision: r1 }), seen),
     );
     assert.ok(err instanceof CompactedError && err.compactRevision === r2, String(err));
     await assert.rejects(
@@ -354,9 +341,9 @@ describe('with its own etcd', () => {
     for (const [name, call] of calls) {
       const started = Date.now();
       await within(
+        assert.rejects(call(), (e: Error) => e instanceof StoreUnavailableError && e.retryable),
         callTimeout + 1_500,
         name,
-        assert.rejects(call(), (e: Error) => e instanceof StoreUnavailableError && e.retryable),
       );
       const took = Date.now() - started;
       assert.ok(took < callTimeout + 1_000, `${name} took ${took} ms`);
@@ -435,14 +422,14 @@ describe('with its own etcd', () => {
     await store.put(`${root}/a`, '1');
     await waitFor('the first event', () => seen.length === 1);
     controller.abort();
-    assert.equal(await within(2_000, 'aborted watch', ended), undefined);
+    assert.equal(await within(ended, 2_000, 'aborted watch'), undefined);
     await waitFor('the server-side watch to be cancelled', async () => (await watchers()) === baseline);
 
     const open = drain(store.watch(`${root}/`, { prefix: true }), []);
     await waitFor('the second watch to be created', async () => (await watchers()) === baseline + 1);
     await store.close();
     await store.close();
-    assert.equal(await within(2_000, 'watch ended by close', open), undefined);
+    assert.equal(await within(open, 2_000, 'watch ended by close'), undefined);
     await assert.rejects(
       store.get(`${root}/a`),
       (e: Error) => e instanceof StoreRequestError && /closed/.test(e.message),
@@ -464,7 +451,7 @@ describe('with its own etcd', () => {
     await waitFor('the watch to deliver the marker', () => lines(seen).includes(`put ${root}/a=marker`));
     const member = etcd.members[0];
     await member.stop();
-    const err = await within(5_000, 'broken watch', first);
+    const err = await within(first, 5_000, 'broken watch');
     assert.ok(err instanceof StoreUnavailableError, String(err));
     member.start();
     await etcd.ready();
@@ -509,7 +496,7 @@ describe('with a 3-member cluster', () => {
       return seen.length > 0;
     });
     await m1.stop();
-    const err = await within(5_000, 'broken watch', first);
+    const err = await within(first, 5_000, 'broken watch');
     assert.ok(err instanceof StoreUnavailableError, String(err));
     // The cluster keeps working without m1 (after a possible leader election).
     const until = n + 5;
@@ -604,7 +591,7 @@ describe('authentication and permissions', () => {
         alice.put('/k', 'v'),
         (e: Error) => e instanceof StoreRequestError && /permission denied/.test(e.message),
       );
-      const err = await within(5_000, 'refused watch', drain(alice.watch('/k'), []));
+      const err = await within(drain(alice.watch('/k'), []), 5_000, 'refused watch');
       assert.ok(err instanceof StoreRequestError && /permission denied/.test(err.message), String(err));
       await root.put('/k', 'v');
       assert.equal((await root.get('/k'))?.value, 'v');
