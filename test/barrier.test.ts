@@ -3,35 +3,10 @@ import { after, describe, it } from 'node:test';
 import { BarrierTimeoutError } from '../src/errors.js';
 import { DoubleBarrier, TooManyParticipantsError } from '../src/recipes/barrier.js';
 import { Session } from '../src/recipes/session.js';
+import { ManualClock } from '../src/util/clock.js';
+import { track, waitFor, within } from './helpers/async.js';
 import { uniqueRoot } from './helpers/etcd.js';
 import { storeFactories, type TestStore } from './helpers/stores.js';
-import { waitFor } from './helpers/wait.js';
-
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: not settled within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
-function track<T>(p: Promise<T>): { p: Promise<T>; done: () => boolean } {
-  let done = false;
-  p.then(
-    () => {
-      done = true;
-    },
-    () => {
-      done = true;
-    },
-  );
-  return { p, done: () => done };
-}
-
-/** Lets the store and the waiters run a while: long enough for a wrongly released waiter to show. */
-const settle = () => new Promise((r) => setTimeout(r, 150));
 
 for (const factory of storeFactories()) {
   describe(`double barrier on ${factory.name}`, () => {
@@ -53,35 +28,57 @@ for (const factory of storeFactories()) {
     });
 
     it('N−1 participants wait, the N-th releases all; leave returns only when all left', async () => {
-      t ??= await factory.create();
+      // On the memory store the barrier runs on a ManualClock: "nobody passed yet" is shown by moving
+      // time to just before the waiters' timeout, with every timer and promise job on the way run. On
+      // both stores, by the order of events: every release comes after the N-th arrived (and left).
+      const own = await factory.create({ clock: new ManualClock() });
+      const manual = own.clock instanceof ManualClock ? own.clock : undefined;
       const key = `/${uniqueRoot('barrier')}/worker-barrier`;
       const n = 4;
-      const bs = await barriers(key, n);
-      const entering = bs.slice(0, n - 1).map((b) => track(b.enter({ timeoutMs: 30_000 })));
-      await waitFor('N−1 participants to enter', async () => (await waiters(key)) === n - 1, 5_000);
-      await settle();
+      const timeoutMs = 30_000;
+      const log: string[] = [];
+      const mine = await Promise.all(
+        Array.from({ length: n }, () => Session.create({ store: own.store, ttl: 5, clock: own.clock })),
+      );
+      const bs = mine.map((s) => new DoubleBarrier(s, key, n));
+      const count = async () =>
+        (await own.store.range(`${key}/waiters/`, { prefix: true, countOnly: true })).count;
+      const entering = bs
+        .slice(0, n - 1)
+        .map((b, i) => track(b.enter({ timeoutMs }).then(() => log.push(`entered ${i}`))));
+      await waitFor('N−1 participants to enter', async () => (await count()) === n - 1, 5_000);
+      await manual?.advance(timeoutMs - 1);
       assert.ok(
         entering.every((e) => !e.done()),
         'nobody may pass before the N-th arrives',
       );
-      assert.equal(await t.store.get(`${key}/ready`), undefined);
+      assert.equal(await own.store.get(`${key}/ready`), undefined);
       assert.match(bs[0].participantKey ?? '', new RegExp(`^${key}/waiters/\\d{19}$`));
 
+      log.push('N-th enters');
       await within(bs[n - 1].enter(), 5_000, 'the N-th');
       await within(Promise.all(entering.map((e) => e.p)), 5_000, 'the N−1 to be released');
-      assert.ok(await t.store.get(`${key}/ready`));
+      assert.equal(log[0], 'N-th enters', `released before the N-th arrived: ${log.join(', ')}`);
+      assert.ok(await own.store.get(`${key}/ready`));
 
-      const leaving = bs.slice(0, n - 1).map((b) => track(b.leave({ timeoutMs: 30_000 })));
+      log.length = 0;
+      const leaving = bs
+        .slice(0, n - 1)
+        .map((b, i) => track(b.leave({ timeoutMs }).then(() => log.push(`left ${i}`))));
       // The non-lowest leave at once (their keys go); the lowest waits; none may return yet.
-      await waitFor('N−2 keys to be gone', async () => (await waiters(key)) === 2, 5_000);
-      await settle();
+      await waitFor('N−2 keys to be gone', async () => (await count()) === 2, 5_000);
+      await manual?.advance(timeoutMs - 1);
       assert.ok(
         leaving.every((l) => !l.done()),
         'nobody may return from leave() before all left',
       );
+      log.push('N-th leaves');
       await within(bs[n - 1].leave(), 5_000, 'the last to leave');
       await within(Promise.all(leaving.map((l) => l.p)), 5_000, 'everyone to leave');
-      const rest = await t.store.range(`${key}/`, { prefix: true });
+      assert.equal(log[0], 'N-th leaves', `returned from leave() before all left: ${log.join(', ')}`);
+      const rest = await own.store.range(`${key}/`, { prefix: true });
+      for (const s of mine) await s.close();
+      await own.close();
       assert.deepEqual(
         rest.kvs.map((kv) => kv.key),
         [],
