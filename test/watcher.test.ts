@@ -5,10 +5,10 @@ import { EtcdStore } from '../src/store/etcd.js';
 import { MemoryStore } from '../src/store/memory.js';
 import type { KeyValue, Store, WatchEvent, WatchOptions } from '../src/store/port.js';
 import { systemClock } from '../src/util/clock.js';
+import { waitFor } from './helpers/async.js';
 import { type EtcdCluster, startEtcd, uniqueRoot } from './helpers/etcd.js';
 import { TcpProxy } from './helpers/proxy.js';
 import { storeFactories } from './helpers/stores.js';
-import { waitFor } from './helpers/wait.js';
 
 interface Rig {
   /** Writes go straight to the store. */
@@ -214,8 +214,13 @@ for (const factory of storeFactories()) {
       t.diagnostic(`cut after ${atCut} of ${expected.length} events; resumed at revision ${resumedAt}`);
       assert.ok(resumedAt > snapshotRevision + 1, `resumed at ${resumedAt}, not from the snapshot again`);
       expected.push(...(await writeEvents(rig.writer, prefix, model, 2_700, 500)));
-      await waitFor('every event', () => received.length >= expected.length, 60_000);
-      await new Promise((r) => setTimeout(r, 100)); // anything extra (a duplicate) would show now
+      // A marker written after everything else: the watch delivers in revision order, so an extra (a
+      // duplicate) event would come before the marker. Once the marker is in, nothing is missing or extra.
+      const marker = `${prefix}marker`;
+      const { revision: markerRevision } = await rig.writer.put(marker, 'end');
+      model.set(marker, 'end');
+      expected.push({ type: 'put', key: marker, value: 'end', revision: markerRevision });
+      await waitFor('the marker', () => received.some((e) => e.kv.key === marker), 60_000);
       watcher.stop();
       await consumer;
 
