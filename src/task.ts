@@ -135,7 +135,7 @@ export function decodeTask(value: string, idHint = '?'): Task {
   }
   const task: Task = { id };
   const p = fields.get('p');
-  if (typeof p === 'number' && p !== 0) task.priority = p;
+  if (typeof p === 'number' && !Object.is(p, 0)) task.priority = p; // Go writes -0 as -0: keep it
   const key = fields.get('key');
   if (typeof key === 'string' && key !== '') task.key = key;
   const group = fields.get('group');
