@@ -7,7 +7,7 @@ import { Election } from '../recipes/election.js';
 import { Session } from '../recipes/session.js';
 import { TypedEmitter } from '../util/emitter.js';
 import { childLogger, type Logger } from '../util/logger.js';
-import { linkedSignal } from '../util/signals.js';
+import { type LinkedSignal, linkedSignal } from '../util/signals.js';
 import { type Keys, keys } from './keys.js';
 import type { MasterContext, MasterEvents } from './master/context.js';
 import { type MasterOptions, parseMasterOptions, type ResolvedMasterOptions } from './master/options.js';
@@ -109,7 +109,7 @@ export class Master extends TypedEmitter<MasterEvents> {
     const stopSignal = this.stopController.signal;
     while (!this.stopping) {
       let session: Session | undefined;
-      let linked: ReturnType<typeof linkedSignal> | undefined;
+      let linked: LinkedSignal | undefined;
       try {
         session = await Session.create({ store: this.o.store, ttl: this.o.ttl, clock: this.o.clock });
         session.on('lost', ({ reason }) => this.log.warn({ reason }, 'master session lost'));

@@ -77,7 +77,10 @@ export class ScheduleRequests {
     return request;
   }
 
-  /** Resolves once a request is pending or `signal` aborts (at once if either holds); detaches on return. */
+  /**
+   * Resolves once a request is pending or `signal` aborts (at once if either holds), and detaches from
+   * `signal`. One waiter at a time: the term's schedule loop.
+   */
   wait(signal: AbortSignal): Promise<void> {
     if (this.size > 0 || signal.aborted) return Promise.resolve();
     return new Promise((resolve) => {
