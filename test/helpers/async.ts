@@ -5,6 +5,7 @@
  * test so it can be replayed. Never a fixed sleep to prove something did not happen: advance a
  * `ManualClock` or show the order of events instead.
  */
+import { type Clock, ManualClock } from '../../src/util/clock.js';
 import { mulberry32 } from '../../src/util/random.js';
 
 export { fnv1a } from '../../src/planner/hash.js';
@@ -97,5 +98,34 @@ export async function seeded<T>(
       `with seed ${seed} (replay: ESCHEDULER_TEST_SEED=${seed}): ${err instanceof Error ? err.message : String(err)}`,
       { cause: err },
     );
+  }
+}
+
+/**
+ * {@link waitFor} on `clock`: on a `ManualClock`, checks `cond`, then advances the clock by `stepMs`,
+ * until `cond` holds or `timeoutMs` of the clock's time passed (nothing else moves that clock, so it is
+ * deterministic); on any other clock, polls in real time. Returns `cond`'s value and the clock time it
+ * took.
+ */
+export async function until<T>(
+  clock: Clock,
+  what: string,
+  cond: () => T | Promise<T>,
+  timeoutMs = 10_000,
+  stepMs = 10,
+): Promise<{ value: NonNullable<T>; ms: number }> {
+  const start = clock.now();
+  if (!(clock instanceof ManualClock)) {
+    const value = await waitFor(what, cond, timeoutMs);
+    return { value, ms: clock.now() - start };
+  }
+  for (;;) {
+    await clock.advance(0);
+    const v = await cond();
+    if (v) return { value: v as NonNullable<T>, ms: clock.now() - start };
+    if (clock.now() - start >= timeoutMs) {
+      throw new Error(`${what}: not within ${timeoutMs} ms of the manual clock`);
+    }
+    await clock.advance(Math.min(stepMs, start + timeoutMs - clock.now()));
   }
 }

@@ -12,9 +12,9 @@ import { PrometheusMetrics } from '../../src/scheduler/prometheus.js';
 import { Worker, type WorkerOptions } from '../../src/scheduler/worker.js';
 import type { Store } from '../../src/store/port.js';
 import type { Task } from '../../src/task.js';
-import { type Clock, systemClock } from '../../src/util/clock.js';
+import { type Clock, ManualClock, systemClock } from '../../src/util/clock.js';
 import type { Logger } from '../../src/util/logger.js';
-import { waitFor } from './async.js';
+import { until } from './async.js';
 import { uniqueRoot } from './etcd.js';
 
 export interface RunRecord {
@@ -151,7 +151,7 @@ export class Fleet {
   ): Promise<Map<string, string[]>> {
     let last = new Map<string, string[]>();
     try {
-      return await waitFor(
+      return await this.until(
         `all ${this.tasks.length} tasks assigned to ${expectWorkers.join(',')}`,
         async () => {
           const a = await this.assignment();
@@ -167,13 +167,35 @@ export class Fleet {
     }
   }
 
+  /**
+   * Waits for `cond` on the fleet's clock (a ManualClock is advanced, deterministically, in `stepMs`
+   * steps) for at most `timeoutMs` of that clock; returns `cond`'s value.
+   */
+  async until<T>(
+    what: string,
+    cond: () => T | Promise<T>,
+    timeoutMs = 15_000,
+    stepMs = 10,
+  ): Promise<NonNullable<T>> {
+    return (await until(this.clock, what, cond, timeoutMs, stepMs)).value;
+  }
+
   /** Ids running now on `worker` per the run records. */
   runningOn(worker: string): string[] {
     return this.runs.filter((r) => r.worker === worker && r.stop === undefined).map((r) => r.id);
   }
 
+  /** Stops every node (on a ManualClock, advancing it while they drain). */
   async close(): Promise<void> {
-    await Promise.allSettled([...this.masters.map((m) => m.stop()), ...this.workers.map((w) => w.stop())]);
+    let done = false;
+    const all = Promise.allSettled([
+      ...this.masters.map((m) => m.stop()),
+      ...this.workers.map((w) => w.stop()),
+    ]).then(() => {
+      done = true;
+    });
+    if (this.clock instanceof ManualClock) await this.until('the fleet to stop', () => done, 120_000, 50);
+    await all;
   }
 }
 
