@@ -16,6 +16,7 @@
  *
  * The shuffles draw from the `random` function passed in, so the bench is reproducible.
  */
+import { fnv1a } from '../src/planner/hash.js';
 import type { Task } from '../src/task.js';
 
 export interface OriginalInput {
@@ -30,17 +31,8 @@ export interface OriginalPlan {
   moves: number;
 }
 
-/** mulberry32: a small seeded PRNG for the shuffles. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded PRNG of the shuffles: the project's one (src/util/random.ts). */
+export { mulberry32 as seededRandom } from '../src/util/random.js';
 
 function shuffle<T>(xs: readonly T[], random: () => number): T[] {
   const out = [...xs];
@@ -49,15 +41,6 @@ function shuffle<T>(xs: readonly T[], random: () => number): T[] {
     [out[i], out[j]] = [out[j], out[i]];
   }
   return out;
-}
-
-function fnv(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
 }
 
 export function originalPlan(input: OriginalInput, random: () => number): OriginalPlan {
@@ -147,7 +130,7 @@ export function originalPlan(input: OriginalInput, random: () => number): Origin
   const cap = Math.max(1, Math.ceil((1.25 * keyedTotal) / W));
   for (const t of rest) {
     if (!t.key) continue;
-    let i = fnv(t.key) % W;
+    let i = fnv1a(t.key) % W;
     for (let n = 0; n < W && keyedLoad[keyedOrder[i]] >= cap; n++) i = (i + 1) % W;
     const w = keyedOrder[i];
     keyedLoad[w]++;

@@ -8,9 +8,9 @@
  * Usage: npm run test:faults -- [--rounds 21] [--seed 1] [--workers 4] [--tasks 24]
  */
 import { parseArgs } from 'node:util';
+import { mulberry32 } from '../src/util/random.js';
 import { formatReport } from '../test/helpers/checker.js';
 import { FaultFleet, LIVENESS_WITHIN } from '../test/helpers/faults.js';
-import { prng } from '../test/helpers/sim.js';
 
 const { values } = parseArgs({
   options: {
@@ -22,7 +22,7 @@ const { values } = parseArgs({
 });
 const rounds = Number(values.rounds);
 const seed = Number(values.seed);
-const rand = prng(seed);
+const rand = mulberry32(seed);
 
 async function main(): Promise<number> {
   const t0 = Date.now();

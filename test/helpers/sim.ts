@@ -11,6 +11,7 @@
 import { createHash } from 'node:crypto';
 import pino from 'pino';
 import { StoreUnavailableError } from '../../src/errors.js';
+import { fnv1a } from '../../src/planner/hash.js';
 import { DEFAULT_RETRY_DELAY, PrefixWatcher } from '../../src/recipes/watcher.js';
 import { keys } from '../../src/scheduler/keys.js';
 import { Master } from '../../src/scheduler/master.js';
@@ -34,6 +35,7 @@ import type {
 import type { Task } from '../../src/task.js';
 import { DEFAULT_MAX_RETRY_DELAY } from '../../src/util/backoff.js';
 import { ManualClock } from '../../src/util/clock.js';
+import { mulberry32 } from '../../src/util/random.js';
 import {
   type AssignInterval,
   type CheckReport,
@@ -41,18 +43,6 @@ import {
   type FrozenWindow,
   type RunInterval,
 } from './checker.js';
-
-/** mulberry32: a small, fast, seedable PRNG. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * The store port as one node sees it: while `cut`, every call rejects with `StoreUnavailableError` and
@@ -226,12 +216,6 @@ interface SimNode {
   exemptUntil?: number;
 }
 
-function hashId(s: string): number {
-  let h = 2166136261;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
-  return h >>> 0;
-}
-
 /** Runs one seed to the end; never throws for a violation (they are in the result). */
 export async function simulate(options: SimOptions): Promise<SimResult> {
   const seed = options.seed;
@@ -240,7 +224,7 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
   const faultRate = options.faultRate ?? 0.08;
   const quietEvery = options.quietEvery ?? 300;
   const handoff = options.handoff ?? 'claim';
-  const rand = prng(seed);
+  const rand = mulberry32(seed);
   const pick = <T>(xs: readonly T[]): T | undefined =>
     xs.length === 0 ? undefined : xs[Math.floor(rand() * xs.length)];
   const between = (a: number, b: number) => a + Math.floor(rand() * (b - a + 1));
@@ -338,7 +322,7 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
           signal.addEventListener(
             'abort',
             () => {
-              const cleanup = hashId(`${task.id}/${node.name}/${runs.length}`) % (MAX_CLEANUP + 1);
+              const cleanup = fnv1a(`${task.id}/${node.name}/${runs.length}`) % (MAX_CLEANUP + 1);
               clock.setTimeout(() => {
                 if (rec.stop === undefined) {
                   rec.stop = clock.now();
