@@ -268,3 +268,60 @@ describe('Master: nothing left behind on long-lived signals', () => {
     }
   });
 });
+
+describe("Master: a changed payload in handoff 'none' (fleets mixed with the Go original)", () => {
+  /** Every event under w1's assignment folder, as `put a <value>` / `delete a`, in revision order. */
+  async function events(mem: MemoryStore, from: number): Promise<string[]> {
+    const out: string[] = [];
+    const ac = new AbortController();
+    const prefix = k.workerTasks('w1');
+    for await (const batch of mem.watch(prefix, { prefix: true, startRevision: from, signal: ac.signal })) {
+      for (const e of batch.events) {
+        out.push(`${e.type} ${e.kv.key.slice(prefix.length)}${e.type === 'put' ? ` ${e.kv.value}` : ''}`);
+      }
+      if (batch.revision >= mem.revision) break;
+    }
+    ac.abort();
+    return out;
+  }
+
+  for (const handoff of ['none', 'claim'] as const) {
+    it(`${handoff}: ${handoff === 'none' ? 'delete, then put in a later txn — never a put on a key a worker holds' : 'rewritten in place (TS workers restart the run)'}`, async () => {
+      let raw = new TextEncoder().encode('v1');
+      const { mem, master, reports, until } = await setup({
+        handoff,
+        generator: () => [{ id: 'a', raw }],
+      });
+      master.start();
+      try {
+        await until(() => reports.length >= 1, 'first schedule');
+        const before = (await mem.get(k.task('w1', 'a')))!;
+        raw = new TextEncoder().encode('v2');
+        master.notifySchedule('payload changed');
+        await until(() => reports.length >= 2, 'second schedule');
+        const seen = await events(mem, before.modRevision + 1);
+        const v2 = '{"P":0,"Key":"","Group":"","ID":"a","Raw":"djI="}';
+        assert.deepEqual(seen, handoff === 'none' ? ['delete a', `put a ${v2}`] : [`put a ${v2}`]);
+        assert.equal(reports[1].txns, handoff === 'none' ? 2 : 1);
+        assert.equal((await mem.get(k.task('w1', 'a')))?.value, v2);
+      } finally {
+        await master.stop();
+      }
+    });
+  }
+
+  it("refuses a handoff other than 'claim' or 'none', naming it", () => {
+    const mem = new MemoryStore();
+    assert.throws(
+      () =>
+        new Master({
+          store: mem,
+          rootName: ROOT,
+          maxNumNodes: 2,
+          generator: () => [],
+          handoff: 'nope' as 'none',
+        }),
+      /`handoff` to be 'claim' or 'none', got `nope`/,
+    );
+  });
+});

@@ -16,6 +16,7 @@ import {
   planUnits,
   type TxnUnit,
   type WriteOp,
+  writePhases,
 } from '../src/scheduler/master/writes.js';
 import { checkTxn } from '../src/store/memory-rules.js';
 import { MAX_REQUEST_BYTES, MAX_TXN_OPS } from '../src/store/port.js';
@@ -329,5 +330,36 @@ describe('plan → units → txns (property)', () => {
       ),
       { numRuns: 300, seed: 7 },
     );
+  });
+});
+
+describe("writePhases: handoff 'none' writes a changed value as delete, then put", () => {
+  it('splits only in-place rewrites into a delete now and the put in a second phase; moves and new keys stay', () => {
+    const stored = {
+      values: new Map([
+        ['/r/task/w1/a', 'old'],
+        ['/r/task/w1/b', 'same'],
+      ]),
+    };
+    const units: TxnUnit[] = [
+      [{ type: 'delete', key: '/r/task/w2/x' }],
+      [
+        { type: 'delete', key: '/r/task/w1/b' },
+        { type: 'put', key: '/r/task/w3/b', value: 'same' },
+      ],
+      [{ type: 'put', key: '/r/task/w2/n', value: 'new' }],
+      [{ type: 'put', key: '/r/task/w1/a', value: 'changed' }],
+    ];
+    assert.deepEqual(writePhases(units, stored, 'claim'), [units]);
+    const [first, second, ...rest] = writePhases(units, stored, 'none');
+    assert.deepEqual(first, [units[0], units[1], units[2], [{ type: 'delete', key: '/r/task/w1/a' }]]);
+    assert.deepEqual(second, [units[3]]);
+    assert.equal(rest.length, 0);
+    // Batched phase by phase, the delete and the put of one key never share a txn.
+    const txns = [first, second].flatMap((p) => batchUnits(p));
+    const i = txns.findIndex((t) => t.some((op) => op.type === 'delete' && op.key === '/r/task/w1/a'));
+    const j = txns.findIndex((t) => t.some((op) => op.type === 'put' && op.key === '/r/task/w1/a'));
+    assert.ok(i >= 0 && j > i, `delete in txn ${i}, put in txn ${j}`);
+    assert.deepEqual(writePhases(units.slice(0, 3), stored, 'none'), [units.slice(0, 3)]);
   });
 });

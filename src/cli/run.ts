@@ -136,6 +136,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
               interval: flags.interval,
               rebalanceWait: flags.rebalanceWait,
               timeout: flags.timeout,
+              handoff: flags.handoff as 'claim' | 'none',
             }),
         )
       : undefined;

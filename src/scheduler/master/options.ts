@@ -19,6 +19,14 @@ export interface MasterOptions extends NodeOptions {
   timeout?: number;
   /** After a worker joins or leaves, wait this long so a burst of changes costs one schedule. @default 2_000 (ms) */
   rebalanceWait?: number;
+  /**
+   * The fleet's handoff, as the workers' option of the same name. `'none'` (fleets mixed with the Go
+   * original): a task whose value changed while it stays on its worker is written as a delete, then a put
+   * in a later txn — a Go worker takes a put on a key it holds for a second `add`, never a change.
+   * `'claim'`: the value is rewritten in place (a TypeScript worker restarts the run with the new value).
+   * @default 'claim'
+   */
+  handoff?: 'claim' | 'none';
 }
 
 export interface ResolvedMasterOptions extends ResolvedNodeOptions {
@@ -26,6 +34,7 @@ export interface ResolvedMasterOptions extends ResolvedNodeOptions {
   interval: number;
   timeout: number;
   rebalanceWait: number;
+  handoff: 'claim' | 'none';
 }
 
 /** Checks every option and fills in the defaults; the error names the bad option. */
@@ -34,8 +43,13 @@ export function parseMasterOptions(options: MasterOptions): ResolvedMasterOption
   if (typeof options.generator !== 'function') {
     throw new OptionError('Expected `generator` to be a function returning the desired tasks');
   }
+  const handoff = options.handoff ?? 'claim';
+  if (handoff !== 'claim' && handoff !== 'none') {
+    throw new OptionError(`Expected \`handoff\` to be 'claim' or 'none', got \`${String(handoff)}\``);
+  }
   return {
     ...node,
+    handoff,
     generator: options.generator,
     interval: msOption('interval', options.interval ?? DEFAULT_INTERVAL, 10),
     timeout: msOption('timeout', options.timeout ?? DEFAULT_TIMEOUT, 1),

@@ -7,7 +7,7 @@ import { linkSignal, raceSignal } from '../../util/signals.js';
 import type { MasterContext, Term } from './context.js';
 import { reasonLabel, type ScheduleRequest } from './reasons.js';
 import { type ScheduleReport, startReport } from './report.js';
-import { batchUnits, parseAssignment, planUnits, type WriteOp } from './writes.js';
+import { batchUnits, parseAssignment, planUnits, type WriteOp, writePhases } from './writes.js';
 
 /**
  * Runs one schedule for `request` and reports it (status key, `schedule` event, metrics). Throws only
@@ -147,7 +147,10 @@ async function apply(
 
   report.revoked = plan.revoke.length + stored.malformed.length;
   report.assigned = plan.assign.length;
-  report.txns = await writeBatches(ctx, batchUnits(units), term);
+  report.txns = 0;
+  for (const phase of writePhases(units, stored, o.handoff)) {
+    report.txns += await writeBatches(ctx, batchUnits(phase), term);
+  }
   o.metrics.moves.inc({ name: o.name }, plan.moves);
   o.metrics.tasksAssigned.set({ name: o.name }, tasks.length);
 }

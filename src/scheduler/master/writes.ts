@@ -103,6 +103,31 @@ export function planUnits(
 }
 
 /**
+ * Splits the units into phases written one after the other. With handoff `'claim'` there is one phase.
+ * With `'none'` (fleets mixed with the Go original), a value rewritten in place — a put on a key that is
+ * stored now — becomes a delete in the first phase and the put in a second one, so a Go worker sees `del`
+ * then `add` instead of a second `add` for a task it runs. The phases need separate txns: etcd refuses a
+ * key twice in one txn, and {@link batchUnits} writes a key once.
+ */
+export function writePhases(
+  units: readonly TxnUnit[],
+  stored: Pick<StoredAssignment, 'values'>,
+  handoff: 'claim' | 'none',
+): TxnUnit[][] {
+  if (handoff === 'claim') return [[...units]];
+  const first: TxnUnit[] = [];
+  const second: TxnUnit[] = [];
+  for (const unit of units) {
+    const op = unit[0];
+    if (unit.length === 1 && op.type === 'put' && stored.values.has(op.key)) {
+      first.push([{ type: 'delete', key: op.key }]);
+      second.push(unit);
+    } else first.push(unit);
+  }
+  return second.length > 0 ? [first, second] : [first];
+}
+
+/**
  * Packs units, in order, into txns of at most `maxOps` ops and `maxBytes` bytes; a unit is never split.
  * A key is written once: an op on a key an earlier op wrote is dropped (etcd refuses a txn that puts a key
  * twice or puts and deletes it). A unit larger than the limits on its own gets a txn of its own.
