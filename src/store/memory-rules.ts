@@ -1,9 +1,18 @@
 /**
  * The rules etcd v3 applies to every request, as the memory store enforces them: key order (UTF-8
- * bytes), lease id form, empty keys, and the txn checks (op count, duplicate keys, request size).
+ * bytes), lease id form, empty keys, the txn checks (op count, duplicate keys, request size) and how a
+ * compare is decided.
  */
 import { StoreRequestError } from '../errors.js';
-import { type Compare, type LeaseId, MAX_REQUEST_BYTES, MAX_TXN_OPS, NO_LEASE, type Op } from './port.js';
+import {
+  type Compare,
+  type KeyValue,
+  type LeaseId,
+  MAX_REQUEST_BYTES,
+  MAX_TXN_OPS,
+  NO_LEASE,
+  type Op,
+} from './port.js';
 
 /**
  * Orders keys as etcd does (by UTF-8 bytes), which is code point order: UTF-16 code units compare the
@@ -68,5 +77,42 @@ export function checkTxn(compare: Compare[], success: Op[], failure: Op[]): void
     throw new StoreRequestError(
       `etcdserver: request is too large (about ${bytes} bytes > ${MAX_REQUEST_BYTES})`,
     );
+  }
+}
+
+/** Whether compare `c` holds on `kv`, the key's current version (undefined: no such key), as etcd decides. */
+export function compareHolds(c: Compare, kv: KeyValue | undefined): boolean {
+  let order: number;
+  switch (c.target) {
+    case 'value':
+      // etcd: a value compare on a missing key is always false.
+      if (!kv) return false;
+      order = compareKeys(kv.value, c.value);
+      break;
+    case 'lease': {
+      const have = BigInt(`0x${kv?.lease ?? NO_LEASE}`);
+      const want = BigInt(`0x${normalizeLease(c.value)}`);
+      order = have < want ? -1 : have > want ? 1 : 0;
+      break;
+    }
+    case 'create':
+      order = Math.sign((kv?.createRevision ?? 0) - c.value);
+      break;
+    case 'mod':
+      order = Math.sign((kv?.modRevision ?? 0) - c.value);
+      break;
+    case 'version':
+      order = Math.sign((kv?.version ?? 0) - c.value);
+      break;
+  }
+  switch (c.op) {
+    case '=':
+      return order === 0;
+    case '!=':
+      return order !== 0;
+    case '<':
+      return order < 0;
+    case '>':
+      return order > 0;
   }
 }
