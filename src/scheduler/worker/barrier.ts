@@ -1,8 +1,11 @@
 /**
  * Start-up barrier participation: on a fresh root, enter the double barrier with the master and the other
- * workers, stop waiting when the master set `/<root>/worker_barrier_left` (it gave up waiting), and — with a
- * run handler — leave together once the first schedule is done and every assigned task runs. Waits on
- * events (watches, the assignment view, the runs), never on a poll.
+ * workers, stop waiting when the master set `/<root>/worker_barrier_left` without the barrier completing
+ * (it gave up waiting), and — with a run handler — leave together once the first schedule is done and every
+ * assigned task runs. A Go master sets worker_barrier_left right after the barrier completed and never
+ * leaves it (it closes its session): a worker in the completed barrier still goes through the leave, which
+ * the other participants (Go workers among them) wait for. Waits on events (watches, the assignment view,
+ * the runs), never on a poll.
  */
 import { BarrierTimeoutError } from '../../errors.js';
 import { DoubleBarrier } from '../../recipes/barrier.js';
@@ -49,25 +52,34 @@ export class StartupBarrier {
   /**
    * Enters the barrier with `session` (unless the master already left it), then, with a run handler,
    * leaves it by itself once the first schedule is done and every assigned task runs. Resolves once
-   * entered (or passed); the automatic leave goes on in the background until `signal` aborts.
+   * entered (or passed); the automatic leave goes on in the background until `signal` aborts. Gives the
+   * barrier up without leaving only when it did not complete with this worker in it.
    */
   async participate(session: Session, signal: AbortSignal): Promise<void> {
     const { o, k } = this.d;
-    if (await o.store.get(k.barrierLeft)) return this.setPhase('left');
+    const left = await o.store.range(k.barrierLeft);
+    if (left.kvs.length > 0) return this.setPhase('left');
     this.setPhase('in');
     const barrier = new DoubleBarrier(session, k.barrier, o.maxNumNodes);
     // The master may give up waiting (barrier timeout) and set worker_barrier_left: stop waiting then too.
     const passed = new AbortController();
     const waiting = linkedSignal(signal, this.abandoned.signal, passed.signal);
-    const watchLeft = this.watchLeft(waiting.signal, passed);
+    const watchLeft = this.watchLeft(barrier, waiting.signal, passed);
     try {
       await barrier.enter({ signal: waiting.signal, timeoutMs: o.barrierTimeout });
       this.barrier = barrier;
     } catch (err) {
       if (signal.aborted || this.abandoned.signal.aborted) throw err;
       if (!(err instanceof BarrierTimeoutError) && !passed.signal.aborted) throw err;
-      this.d.log.warn({ err: (err as Error).message }, 'left the start-up barrier without the full fleet');
-      this.setPhase('left');
+      if (await this.completedSince(barrier, left.revision)) {
+        // It completed as this worker gave up (its key is gone with the cleanup): the others leave together,
+        // so go through the leave too — it waits for them.
+        this.d.log.info({}, 'the start-up barrier completed as this worker gave up; leaving with the others');
+        this.barrier = barrier;
+      } else {
+        this.d.log.warn({ err: (err as Error).message }, 'left the start-up barrier without the full fleet');
+        this.setPhase('left');
+      }
     } finally {
       waiting.dispose(); // ends the watch of worker_barrier_left
       await watchLeft;
@@ -120,7 +132,8 @@ export class StartupBarrier {
           log: d.log,
           assignedCount: d.assignedCount,
           assignmentChanged: d.assignmentChanged,
-          backoff: retryBackoff(d.o),
+          newBackoff: () => retryBackoff(d.o),
+          barrierTimeout: d.o.barrierTimeout,
         },
         signal,
       );
@@ -143,20 +156,51 @@ export class StartupBarrier {
     }
   }
 
-  /** Watches worker_barrier_left until `signal` aborts; aborts `passed` when the master has set it. */
-  private async watchLeft(signal: AbortSignal, passed: AbortController): Promise<void> {
+  /**
+   * Watches worker_barrier_left until `signal` aborts; once the master has set it, aborts `passed` — unless
+   * the barrier completed with this worker in it. A Go master writes `ready` (or sees it written), closes its
+   * session and writes worker_barrier_left at once: the enter then finishes by itself, and the others wait
+   * for this worker's leave. Only a barrier that never completed (a master that timed out) or completed
+   * without this worker (it came late) is given up here.
+   */
+  private async watchLeft(
+    barrier: DoubleBarrier,
+    signal: AbortSignal,
+    passed: AbortController,
+  ): Promise<void> {
     const { o, k, log } = this.d;
     try {
       for await (const u of new PrefixWatcher(o.store, k.barrierLeft, { clock: o.clock, signal })) {
         const present = u.type === 'events' ? u.events.some((e) => e.type === 'put') : u.kvs.length > 0;
-        if (present) {
-          passed.abort(new Error('start-up barrier passed (worker_barrier_left set)'));
-          return;
-        }
+        if (!present) continue;
+        if (await this.completedWithMe(barrier)) return;
+        passed.abort(new Error('start-up barrier passed (worker_barrier_left set)'));
+        return;
       }
     } catch (err) {
       if (!signal.aborted)
         log.warn({ err }, 'watching worker_barrier_left failed; waiting for the barrier alone');
+    }
+  }
+
+  /** `ready` exists and was put after this worker's key was created (read at one revision). */
+  private async completedWithMe(barrier: DoubleBarrier): Promise<boolean> {
+    const mine = barrier.participantKey;
+    if (!mine) return false;
+    const res = await this.d.o.store.range(`${barrier.key}/`, { prefix: true });
+    const ready = res.kvs.find((kv) => kv.key === barrier.readyKey);
+    const own = res.kvs.find((kv) => kv.key === mine);
+    return ready !== undefined && own !== undefined && own.createRevision < ready.modRevision;
+  }
+
+  /** `ready` exists and was put after `revision` (this worker started entering then). */
+  private async completedSince(barrier: DoubleBarrier, revision: number): Promise<boolean> {
+    try {
+      const ready = await this.d.o.store.get(barrier.readyKey);
+      return ready !== undefined && ready.modRevision > revision;
+    } catch (err) {
+      this.d.log.warn({ err }, 'reading the start-up barrier failed; taking it as not completed');
+      return false;
     }
   }
 
