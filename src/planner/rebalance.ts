@@ -33,27 +33,16 @@
  * `workers: []` is well defined: every current assignment is revoked, nothing is assigned (the master treats
  * zero workers as "leave everything as it is" and does not call the planner then).
  */
-import { PlannerInputError } from '../errors.js';
 import type { Task } from '../task.js';
-import { solveExtras } from './extras.js';
-import { compareStrings, fnv1a } from './hash.js';
-import { IdIndex } from './ids.js';
+import { type CurrentAssignment, readCurrent } from './current.js';
+import { type Assignment, diff, type Revocation } from './diff.js';
+import { fnv1a } from './hash.js';
+import { indexTasks, orderWorkers } from './input.js';
 import { type Bundle, planBundles } from './keyed.js';
-import { extraBounds } from './levels.js';
-import {
-  compareIds,
-  moveWorstToEnd,
-  sortByHash,
-  sortByMix,
-  sortByPriorityThenId,
-  sortSmallByIds,
-  spread,
-} from './order.js';
+import { compareIds, sortSmallByIds, spread } from './order.js';
+import { planUnkeyed } from './unkeyed.js';
 
-/** Worker name → ids of the tasks it holds now; may name dead workers and ids no longer desired. */
-export type CurrentAssignment =
-  | ReadonlyMap<string, Iterable<string>>
-  | Readonly<Record<string, readonly string[]>>;
+export type { Assignment, CurrentAssignment, Revocation };
 
 /** Input of {@link rebalance}. */
 export interface RebalanceInput {
@@ -63,18 +52,6 @@ export interface RebalanceInput {
   tasks: readonly Task[];
   /** What each worker holds now. @default empty */
   current?: CurrentAssignment;
-}
-
-/** An assignment to delete: task `id` under `worker`. */
-export interface Revocation {
-  worker: string;
-  id: string;
-}
-
-/** An assignment to write: `task` under `worker`. */
-export interface Assignment {
-  worker: string;
-  task: Task;
 }
 
 /** Figures about a plan, for status, metrics and tests. */
@@ -138,62 +115,11 @@ export function rebalance(input: RebalanceInput): RebalanceResult {
   for (let w = 0; w < W; w++) workerHash[w] = fnv1a(names[w]);
 
   const N = tasks.length;
-  const ids: string[] = new Array(N);
-  for (let i = 0; i < N; i++) {
-    const id = tasks[i]?.id;
-    if (typeof id !== 'string') {
-      throw new PlannerInputError(`task at index ${i} has no string id (got ${JSON.stringify(id)})`);
-    }
-    ids[i] = id;
-  }
-  // id → index, and each id's hash (for every tie-break by id hash below), computed once
-  const index = new IdIndex(ids);
-  const dups = index.duplicates;
-  if (dups) {
-    const list = [...new Set(dups)].sort();
-    throw new PlannerInputError(
-      `duplicate task ids (${list.length}): ${list
-        .slice(0, 20)
-        .map((s) => JSON.stringify(s))
-        .join(', ')}${list.length > 20 ? ', …' : ''}`,
-      { taskIds: list },
-    );
-  }
-
+  const index = indexTasks(tasks);
+  const ids = index.ids;
   // current holders; everything on dead workers, stale ids and duplicate copies is revoked
-  const holder = new Int32Array(N).fill(-1);
   const revoke: Revocation[] = [];
-  const copies = new Map<number, number[]>(); // task → its other live holders (an inconsistent current)
-  for (const [worker, held] of currentEntries(input.current)) {
-    const w = widx.get(worker) ?? -1; // −1: a dead worker, all of whose ids are revoked
-    let seen: Set<string> | undefined;
-    for (const id of held) {
-      const t = w < 0 ? -1 : index.get(id);
-      if (t < 0) {
-        seen ??= new Set();
-        if (seen.has(id)) continue;
-        seen.add(id);
-        revoke.push({ worker, id });
-        continue;
-      }
-      const h = holder[t];
-      if (h === w) continue;
-      if (h < 0) holder[t] = w;
-      else {
-        // held by several live workers: plan with the first by hash, keep the copy the plan targets
-        let others = copies.get(t);
-        if (!others) {
-          others = [];
-          copies.set(t, others);
-        }
-        if (others.includes(w)) continue;
-        if (w < h) {
-          others.push(h);
-          holder[t] = w;
-        } else others.push(w);
-      }
-    }
-  }
+  const { holder, copies } = readCurrent(input.current, widx, index, revoke);
   const final = new Int32Array(N).fill(-1);
   let orphans = 0;
   for (let i = 0; i < N; i++) if (holder[i] < 0) orphans++;
@@ -251,48 +177,10 @@ export function rebalance(input: RebalanceInput): RebalanceResult {
     worstMaxMin = unkeyed.worstMaxMin;
   }
 
-  // diff
-  const assigned: number[] = [];
-  let unkeyedMoves = 0;
-  let keyedMoves = 0;
-  const perWorker: Task[][] = Array.from({ length: W }, () => []);
-  const unkeyedLoad = new Int32Array(W);
-  for (let i = 0; i < N; i++) {
-    const w = final[i];
-    const h = holder[i];
-    if (w >= 0) {
-      perWorker[w].push(tasks[i]);
-      if (isKeyed[i] === 0) unkeyedLoad[w]++;
-    }
-    const others = copies.size > 0 ? copies.get(i) : undefined;
-    if (w === h) {
-      if (others) for (const x of others) revoke.push({ worker: names[x], id: ids[i] });
-      continue;
-    }
-    if (others) {
-      revoke.push({ worker: names[h], id: ids[i] });
-      for (const x of others) if (x !== w) revoke.push({ worker: names[x], id: ids[i] });
-      if (others.includes(w)) continue; // kept where one of its copies runs: not a move
-      if (w >= 0) assigned.push(i);
-      if (w >= 0) {
-        if (isKeyed[i] === 0) unkeyedMoves++;
-        else keyedMoves++;
-      }
-      continue;
-    }
-    if (w >= 0) assigned.push(i);
-    if (h >= 0) {
-      revoke.push({ worker: names[h], id: ids[i] });
-      if (w >= 0) {
-        if (isKeyed[i] === 0) unkeyedMoves++;
-        else keyedMoves++;
-      }
-    }
-  }
-  sortByPriorityThenId(assigned, prio, index);
-  const assign: Assignment[] = assigned.map((i) => ({ worker: names[final[i]], task: tasks[i] }));
-  revoke.sort((x, y) => compareStrings(x.worker, y.worker) || compareStrings(x.id, y.id));
-
+  const { perWorker, unkeyedLoad, assign, unkeyedMoves, keyedMoves } = diff(
+    { tasks, names, index, prio, isKeyed, holder, copies, final },
+    revoke,
+  );
   const target = new Map<string, Task[]>();
   const load = new Map<string, number>();
   for (const name of input.workers) {
@@ -322,159 +210,4 @@ export function rebalance(input: RebalanceInput): RebalanceResult {
       worstMaxMinPerGroup: worstMaxMin,
     },
   };
-}
-
-/** Plans the unkeyed tasks group by group on the quotas of {@link solveExtras}; fills `final`. */
-function planUnkeyed(
-  W: number,
-  groupOf: Map<string, number[]>,
-  index: IdIndex,
-  prio: Float64Array,
-  holder: Int32Array,
-  final: Int32Array,
-  workerHash: Uint32Array,
-  keyedLoad: Int32Array,
-): { lowerBound: number; worstMaxMin: number } {
-  const groups = [...groupOf.keys()].map((name) => ({ name, hash: fnv1a(name) }));
-  groups.sort((x, y) => x.hash - y.hash || (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
-  const G = groups.length;
-  const count = new Int32Array(W);
-  const need = new Int32Array(G);
-  const good: number[][] = [];
-  for (let g = 0; g < G; g++) {
-    const list = groupOf.get(groups[g].name)!;
-    const f = Math.floor(list.length / W);
-    need[g] = list.length % W;
-    const touched: number[] = [];
-    for (const t of list) {
-      const w = holder[t];
-      if (w >= 0 && count[w]++ === 0) touched.push(w);
-    }
-    const cells: number[] = [];
-    for (const w of touched) {
-      if (count[w] > f) cells.push(w);
-      count[w] = 0;
-    }
-    // preference among good cells: a hash of worker × group, so no worker is always first
-    if (need[g] > 0) sortByMix(cells, workerHash, groups[g].hash);
-    good.push(need[g] > 0 ? cells : []);
-  }
-  // per-worker bounds on the extras that level keyed + unkeyed totals (lo = a, hi = a or a + 1 when every
-  // keyed load is the same, in particular without keys)
-  let F = 0;
-  for (let g = 0; g < G; g++) F += Math.floor(groupOf.get(groups[g].name)!.length / W);
-  const base = new Float64Array(W);
-  for (let w = 0; w < W; w++) base[w] = keyedLoad[w] + F;
-  const extras = solveExtras({ workers: W, need, good, bounds: extraBounds(base, need) });
-
-  // place the tasks of each group on its quotas
-  let lowerBound = 0;
-  let worstMaxMin = 0;
-  const kept = new Int32Array(W);
-  const isExtra = new Uint8Array(W);
-  // an order of tasks that does not depend on the input order: priority, then a hash of the id, then id
-  const { ids, hash } = index;
-  const byRank = (x: number, y: number) => prio[y] - prio[x] || hash[x] - hash[y] || compareIds(ids, x, y);
-  for (let g = 0; g < G; g++) {
-    const list = groupOf.get(groups[g].name)!;
-    const f = Math.floor(list.length / W);
-    for (const w of extras[g]) isExtra[w] = 1;
-    const touched: number[] = [];
-    for (const t of list) {
-      const w = holder[t];
-      if (w >= 0 && count[w]++ === 0) touched.push(w);
-    }
-    const pending: number[] = [];
-    let over: Map<number, number[]> | undefined;
-    for (const t of list) {
-      const w = holder[t];
-      if (w < 0) pending.push(t);
-      else if (count[w] <= f + isExtra[w]) {
-        final[t] = w;
-        kept[w]++;
-      } else {
-        over ??= new Map();
-        let cell = over.get(w);
-        if (!cell) {
-          cell = [];
-          over.set(w, cell);
-        }
-        cell.push(t);
-      }
-    }
-    if (over) {
-      // a worker above its quota keeps its highest-priority tasks
-      for (const [w, cell] of over) {
-        const q = f + isExtra[w];
-        lowerBound += cell.length - q;
-        if (cell.every((t) => prio[t] === prio[cell[0]])) sortByHash(cell, hash, ids);
-        else moveWorstToEnd(cell, cell.length - q, byRank);
-        for (let i = 0; i < cell.length; i++) {
-          if (i < q) {
-            final[cell[i]] = w;
-            kept[w]++;
-          } else pending.push(cell[i]);
-        }
-      }
-    }
-    if (pending.length > 0) {
-      sortByHash(pending, hash, ids);
-      let p = 0;
-      const fillWorker = (w: number) => {
-        const q = f + isExtra[w];
-        while (kept[w] < q && p < pending.length) {
-          final[pending[p++]] = w;
-          kept[w]++;
-        }
-      };
-      if (f > 0) for (let w = 0; w < W; w++) fillWorker(w);
-      else for (const w of extras[g]) fillWorker(w);
-    }
-    // record the group's spread (from the placement itself), reset scratch
-    let min = f > 0 ? Number.POSITIVE_INFINITY : 0;
-    let max = 0;
-    for (const w of f > 0 ? kept : extras[g].map((x) => kept[x])) {
-      if (w < min) min = w;
-      if (w > max) max = w;
-    }
-    worstMaxMin = Math.max(worstMaxMin, max - min);
-    for (const w of touched) count[w] = 0;
-    if (f > 0) kept.fill(0);
-    else {
-      for (const w of touched) kept[w] = 0;
-      for (const w of extras[g]) kept[w] = 0;
-    }
-    for (const w of extras[g]) isExtra[w] = 0;
-  }
-  return { lowerBound, worstMaxMin };
-}
-
-function orderWorkers(workers: readonly string[]): string[] {
-  const seen = new Set<string>();
-  const dups = new Set<string>();
-  for (const w of workers) {
-    if (typeof w !== 'string' || w === '') {
-      throw new PlannerInputError(`worker names must be non-empty strings, got ${JSON.stringify(w)}`);
-    }
-    if (seen.has(w)) dups.add(w);
-    seen.add(w);
-  }
-  if (dups.size > 0) {
-    throw new PlannerInputError(
-      `duplicate worker names: ${[...dups]
-        .sort()
-        .map((s) => JSON.stringify(s))
-        .join(', ')}`,
-      { workers: [...dups].sort() },
-    );
-  }
-  const hashes = new Map<string, number>();
-  for (const w of workers) hashes.set(w, fnv1a(w));
-  return [...workers].sort((x, y) => hashes.get(x)! - hashes.get(y)! || (x < y ? -1 : x > y ? 1 : 0));
-}
-
-function currentEntries(current: CurrentAssignment | undefined): Iterable<[string, Iterable<string>]> {
-  if (current === undefined) return [];
-  if (current instanceof Map) return current.entries();
-  return Object.entries(current as Record<string, readonly string[]>);
 }
