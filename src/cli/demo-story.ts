@@ -1,10 +1,11 @@
 /**
  * The demo's data: the simulated market (tasks in three groups, some keyed, some with priorities), the
- * simulated work, and the balance summary of an assignment.
+ * simulated work, and the assignment as read from the store, with its balance summary.
  */
 
 import type { RunHandler } from '../scheduler/worker.js';
-import type { Task } from '../task.js';
+import type { Store } from '../store/port.js';
+import { decodeTask, type Task } from '../task.js';
 
 const COINS = [
   'btc',
@@ -96,6 +97,25 @@ export function simulatedWork(ticks: Map<string, number>): RunHandler {
 
 /** Per worker, task ids by group. */
 export type Assignment = Map<string, Map<string, string[]>>;
+
+/** The assignment written under `taskPrefix` (`<taskPrefix><worker>/<id>`), per worker by group. */
+export async function readAssignment(store: Store, taskPrefix: string): Promise<Assignment> {
+  const res = await store.range(taskPrefix, { prefix: true });
+  const a: Assignment = new Map();
+  for (const kv of res.kvs) {
+    const rest = kv.key.slice(taskPrefix.length);
+    const slash = rest.indexOf('/');
+    const worker = rest.slice(0, slash);
+    const id = rest.slice(slash + 1);
+    const group = decodeTask(kv.value, id).group ?? '';
+    const byGroup = a.get(worker) ?? new Map<string, string[]>();
+    const list = byGroup.get(group) ?? [];
+    list.push(id);
+    byGroup.set(group, list);
+    a.set(worker, byGroup);
+  }
+  return a;
+}
 
 /** `total 6/6/6/6 (max−min 0) · spot 2/2/3/2 · ...` for the given workers. */
 export function balanceLine(assignment: Assignment, workers: string[]): string {
