@@ -1,20 +1,11 @@
+import type { FlowState } from './flow.js';
+
 const INF = Number.POSITIVE_INFINITY;
 
-/** The part of the extras flow state (`Residual` in extras.ts) that Dinic reads and writes. */
-export interface GoodPairFlow {
-  readonly W: number;
-  readonly need: ArrayLike<number>;
-  readonly regCap: Int32Array;
-  readonly hubCap: Int32Array;
-  readonly hubTotal: number;
-  readonly fill: Int32Array;
-  readonly reg: Int32Array;
-  readonly hub: Int32Array;
-  readonly goodOff: Int32Array;
-  readonly goodW: Int32Array;
+/** The part of the extras flow state that Dinic reads and writes. */
+export interface GoodPairFlow extends FlowState {
+  /** 1 when good pair i carries a unit. */
   readonly goodUsed: Uint8Array;
-  hubUsed: number;
-  missing: number;
 }
 
 /**

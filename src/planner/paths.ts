@@ -3,26 +3,15 @@
  * no direct path is left, phases of successive shortest paths on the residual graph of the extras flow,
  * whose group → worker part is implicit (complete bipartite, W × G pairs never enumerated).
  */
+import type { FlowState } from './flow.js';
 import { PairSet } from './pairset.js';
 
 const INF = Number.POSITIVE_INFINITY;
 
-/** The part of the extras flow state (`Residual` in extras.ts) that the shortest-path phases use. */
-export interface PathFlow {
-  readonly W: number;
-  readonly need: ArrayLike<number>;
-  readonly regCap: Int32Array;
-  readonly hubCap: Int32Array;
-  readonly hubTotal: number;
-  readonly fill: Int32Array;
-  readonly reg: Int32Array;
-  readonly hub: Int32Array;
-  readonly goodOff: Int32Array;
-  readonly goodW: Int32Array;
+/** The part of the extras flow state that the shortest-path phases use. */
+export interface PathFlow extends FlowState {
   /** Pairs carrying a unit; set by the good-only flow whenever it leaves units missing. */
   readonly taken: PairSet | undefined;
-  hubUsed: number;
-  missing: number;
 }
 
 /** The shortest-path phases over a flow state `r`, which they augment in place. */
