@@ -3,7 +3,7 @@
  * (never a stack trace), and the demo plays its story and exits 0, on the memory store and on etcd.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -59,6 +59,15 @@ describe('parsers', () => {
       () => parseTaskList('[{"id":"a","priority":"high"}]', 'f.json'),
       /"priority" must be a number/,
     );
+  });
+});
+
+describe('--version', () => {
+  test("prints the package's version", async () => {
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+    const r = await runCli(['--version']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), pkg.version);
   });
 });
 

@@ -45,14 +45,11 @@ function durationOption(flag: string, description: string, defaultMs: number): O
 const int = (flag: string, min: number) => arg((v, f) => parseInteger(v, f, min), flag);
 
 function version(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
-      version?: string;
-    };
-    return pkg.version ?? '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
+  // src/cli/main.ts and dist/cli/main.js are both two folders below package.json.
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version?: string;
+  };
+  return pkg.version ?? '0.0.0';
 }
 
 function finish(code: number): void {
@@ -93,7 +90,7 @@ export function buildProgram(): Command {
     .addOption(
       durationOption(
         '--timeout',
-        'a schedule (generator included) gives up after this long',
+        'the generator is given this long per schedule (then the assignment is left as it is)',
         DEFAULT_TIMEOUT,
       ),
     )
