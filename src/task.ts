@@ -19,7 +19,7 @@ export interface Task {
   key?: string;
   /** Balancing group: load is balanced per group and in total. @default '' */
   group?: string;
-  /** Opaque payload. @default empty */
+  /** Opaque payload. Absent encodes as Go's nil (`"Raw":null`), an empty array as `"Raw":""`. @default none */
   raw?: Uint8Array;
 }
 

@@ -12,6 +12,8 @@ for (const factory of storeFactories()) {
   describe(`double barrier on ${factory.name}`, () => {
     let t: TestStore;
     const sessions: Session[] = [];
+    /** Stores a test opened itself: closed in after() too, so a failed assertion leaves nothing running. */
+    const owned: TestStore[] = [];
     const barriers = async (key: string, count: number, n = count) =>
       Promise.all(
         Array.from({ length: n }, async () => {
@@ -24,6 +26,7 @@ for (const factory of storeFactories()) {
       (await t.store.range(`${key}/waiters/`, { prefix: true, countOnly: true })).count;
     after(async () => {
       for (const s of sessions) await s.close();
+      for (const o of owned) await o.close();
       await t?.close();
     });
 
@@ -32,6 +35,7 @@ for (const factory of storeFactories()) {
       // time to just before the waiters' timeout, with every timer and promise job on the way run. On
       // both stores, by the order of events: every release comes after the N-th arrived (and left).
       const own = await factory.create({ clock: new ManualClock() });
+      owned.push(own);
       const manual = own.clock instanceof ManualClock ? own.clock : undefined;
       const key = `/${uniqueRoot('barrier')}/worker-barrier`;
       const n = 4;
@@ -40,6 +44,7 @@ for (const factory of storeFactories()) {
       const mine = await Promise.all(
         Array.from({ length: n }, () => Session.create({ store: own.store, ttl: 5, clock: own.clock })),
       );
+      sessions.unshift(...mine); // closed before their store in after()
       const bs = mine.map((s) => new DoubleBarrier(s, key, n));
       const count = async () =>
         (await own.store.range(`${key}/waiters/`, { prefix: true, countOnly: true })).count;
@@ -77,8 +82,6 @@ for (const factory of storeFactories()) {
       await within(Promise.all(leaving.map((l) => l.p)), 5_000, 'everyone to leave');
       assert.equal(log[0], 'N-th leaves', `returned from leave() before all left: ${log.join(', ')}`);
       const rest = await own.store.range(`${key}/`, { prefix: true });
-      for (const s of mine) await s.close();
-      await own.close();
       assert.deepEqual(
         rest.kvs.map((kv) => kv.key),
         [],

@@ -124,7 +124,9 @@ describe('public surface of the built package', () => {
       {
         cwd: repo,
       },
-    );
+    ).catch((err: { stdout?: string; message?: string }) => {
+      assert.fail(`building the package failed:\n${err.stdout || err.message}`);
+    });
   });
 
   after(() => {

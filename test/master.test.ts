@@ -15,6 +15,7 @@ import { MemoryStore } from '../src/store/memory.js';
 import type { Store } from '../src/store/port.js';
 import type { Task } from '../src/task.js';
 import { ManualClock } from '../src/util/clock.js';
+import { within } from './helpers/async.js';
 
 const ROOT = 'mtest';
 const k = keys(ROOT);
@@ -299,7 +300,11 @@ describe("Master: a changed payload in handoff 'none' (fleets mixed with the Go 
         raw = new TextEncoder().encode('v2');
         master.notifySchedule('payload changed');
         await until(() => reports.length >= 2, 'second schedule');
-        const seen = await events(mem, before.modRevision + 1);
+        const seen = await within(
+          events(mem, before.modRevision + 1),
+          5_000,
+          'the writes of the second schedule',
+        );
         const v2 = '{"P":0,"Key":"","Group":"","ID":"a","Raw":"djI="}';
         assert.deepEqual(seen, handoff === 'none' ? ['delete a', `put a ${v2}`] : [`put a ${v2}`]);
         assert.equal(reports[1].txns, handoff === 'none' ? 2 : 1);

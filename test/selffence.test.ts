@@ -9,7 +9,7 @@ import { after, describe, it } from 'node:test';
 import { EtcdStore } from '../src/store/etcd.js';
 import { MemoryStore } from '../src/store/memory.js';
 import { ManualClock } from '../src/util/clock.js';
-import { waitFor } from './helpers/async.js';
+import { waitFor, within } from './helpers/async.js';
 import { type EtcdCluster, startEtcd } from './helpers/etcd.js';
 import { Fleet } from './helpers/fleet.js';
 import { FaultyStore } from './helpers/sim.js';
@@ -112,7 +112,7 @@ describe('self-fencing on a real etcd', () => {
 
     const pausedAt = Date.now();
     etcd.members[0].pause();
-    const fencedAt = await fenced;
+    const fencedAt = await within(fenced, 10_000, 'the worker to fence itself');
     await waitFor('every run stopped', () => fleet!.runningOn('w1').length === 0, 10_000);
     const safeUntil = w.leaseSafeUntil!;
     const lastStop = Math.max(...fleet.runs.map((r) => r.stop ?? Number.POSITIVE_INFINITY));

@@ -14,6 +14,7 @@ import { describe, it } from 'node:test';
 import { DoubleBarrier } from '../src/recipes/barrier.js';
 import { Session } from '../src/recipes/session.js';
 import { type Keys, keys } from '../src/scheduler/keys.js';
+import { GO_FIRST_SCHEDULE_SETTLE } from '../src/scheduler/worker/first-schedule.js';
 import { Worker } from '../src/scheduler/worker.js';
 import { MemoryStore } from '../src/store/memory.js';
 import type { Store, WatchBatch, WatchOptions, WatchStream } from '../src/store/port.js';
@@ -21,9 +22,6 @@ import { encodeTask } from '../src/task.js';
 import { ManualClock, sleep } from '../src/util/clock.js';
 
 const BARRIER_TIMEOUT = 30_000;
-/** GO_FIRST_SCHEDULE_SETTLE (src/scheduler/worker/first-schedule.ts), written out so this file also loads on
- * the code before it existed (to see these tests fail there). */
-const GO_FIRST_SCHEDULE_SETTLE = 1_000;
 
 interface Rig {
   clock: ManualClock;

@@ -46,9 +46,10 @@ export interface NodeOptions {
    */
   metrics?: Metrics;
   /**
-   * Longest wait between two tries of a failed store call (campaign, registration, claims, re-reads,
-   * restarting a watch). Waits grow from ~200 ms by doubling with full jitter up to this cap, so after an
-   * etcd outage every process is back within about this long of etcd. @default 5_000 (ms)
+   * Longest wait between two tries of a failed store call of the roles (campaign, registration, claims,
+   * re-reads, restarting the assignment watch after it failed for good). Waits grow from ~200 ms by doubling
+   * with full jitter up to this cap, so after an etcd outage every process is back within about this long of
+   * etcd. (The recipes' watches themselves resume after a transient failure every 500 ms.) @default 5_000 (ms)
    */
   maxRetryDelay?: number;
 }

@@ -432,7 +432,7 @@ export class Fleet {
   /** Kills every process (SIGKILL by group), waits for them, deletes the root and closes the client. */
   async destroy(): Promise<void> {
     for (const p of this.procs) p.kill('SIGKILL');
-    await Promise.all(this.procs.map((p) => p.exited));
+    await withDeadline(Promise.all(this.procs.map((p) => p.exited)), 10_000, 'fleet processes to exit');
     await this.etcd
       .delete()
       .prefix(`/${this.root}/`)
