@@ -5,7 +5,7 @@
  *
  * What is timed, from outside the library (a store wrapper timestamps every txn):
  * - `writeMs`: from the start of the master's first txn that writes a task key to the end of its last one
- *   (its fenced txns, one after another, as `writeUnits` sends them);
+ *   (its fenced txns, one after another, as the master's `writeBatches` sends them);
  * - `afterGeneratorMs`: from the generator's return to the end of the status write (validation,
  *   reading the current assignment, planning, encoding, writing, status);
  * - `scheduleMs`: the master's own `ScheduleReport.durationMs` (reads workers, generator, all the above).
