@@ -3,7 +3,8 @@ import { hasControlChar } from '../task.js';
 
 /**
  * The etcd key layout, compatible with the Go original (v0.1.59), which joins paths with Go's
- * `path.Join`: `rootName` `a/b` gives `/a/b/...`. Additions of ours live under `claim/` and `status/`.
+ * `path.Join`: `rootName` `a/b` gives `/a/b/...`. Additions of ours live under `claim/`, `status/` and
+ * `restarting/`.
  */
 export interface Keys {
   root: string;
@@ -28,6 +29,12 @@ export interface Keys {
   claim(id: string): string;
   /** Master status JSON (ours). */
   masterStatus: string;
+  /**
+   * Restart markers (ours, issue 15), with a trailing slash: `<restartingPrefix><name>` = JSON
+   * `{ at, graceMs, by? }` on a lease of the grace period, written by a worker stopping with restart intent.
+   */
+  restartingPrefix: string;
+  restarting(name: string): string;
 }
 
 /** Refuses a name that could escape its prefix or break the key layout; returns it unchanged. */
@@ -66,6 +73,7 @@ export function keys(rootName: string): Keys {
   const workerPrefix = `${root}/worker/`;
   const taskPrefix = `${root}/task/`;
   const claimPrefix = `${root}/claim/`;
+  const restartingPrefix = `${root}/restarting/`;
   return {
     root,
     election: `${root}/election`,
@@ -80,6 +88,8 @@ export function keys(rootName: string): Keys {
     claimPrefix,
     claim: (id) => claimPrefix + id,
     masterStatus: `${root}/status/master`,
+    restartingPrefix,
+    restarting: (name) => restartingPrefix + name,
   };
 }
 

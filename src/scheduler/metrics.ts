@@ -45,6 +45,13 @@ export interface Metrics {
   readonly fenceRejections: CounterMetric<'name'>;
   /** Tasks from the generator skipped as invalid. */
   readonly invalidTasks: CounterMetric<'name'>;
+  /** Tasks held where they are for workers restarting within their grace, at the last schedule. */
+  readonly heldTasks: GaugeMetric<'name'>;
+  /**
+   * Restart markers that ended, by result: `returned` (the worker registered again within its grace) or
+   * `expired` (the grace ran out: its tasks move).
+   */
+  readonly restarts: CounterMetric<'name' | 'result'>;
   // worker
   /** Tasks assigned to this worker. */
   readonly workerTasksAssigned: GaugeMetric<'name'>;
@@ -75,6 +82,8 @@ export const noopMetrics: Metrics = Object.freeze({
   generatorErrors: noop,
   fenceRejections: noop,
   invalidTasks: noop,
+  heldTasks: noop,
+  restarts: noop,
   workerTasksAssigned: noop,
   workerTasksRunning: noop,
   taskRestarts: noop,

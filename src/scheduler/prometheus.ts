@@ -23,6 +23,8 @@ export class PrometheusMetrics implements Metrics {
   readonly generatorErrors: Counter<'name'>;
   readonly fenceRejections: Counter<'name'>;
   readonly invalidTasks: Counter<'name'>;
+  readonly heldTasks: Gauge<'name'>;
+  readonly restarts: Counter<'name' | 'result'>;
   // worker
   readonly workerTasksAssigned: Gauge<'name'>;
   readonly workerTasksRunning: Gauge<'name'>;
@@ -89,6 +91,18 @@ export class PrometheusMetrics implements Metrics {
       name: 'escheduler_master_invalid_tasks_total',
       help: 'Tasks from the generator skipped as invalid',
       labelNames: ['name'],
+      registers: r,
+    });
+    this.heldTasks = new Gauge({
+      name: 'escheduler_master_held_tasks',
+      help: 'Tasks held where they are for workers restarting within their grace, at the last schedule',
+      labelNames: ['name'],
+      registers: r,
+    });
+    this.restarts = new Counter({
+      name: 'escheduler_master_restarts_total',
+      help: 'Restart markers that ended: returned (back within the grace) or expired (tasks moved)',
+      labelNames: ['name', 'result'],
       registers: r,
     });
     this.workerTasksAssigned = new Gauge({

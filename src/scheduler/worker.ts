@@ -163,7 +163,7 @@ export class Worker extends TypedEmitter<WorkerEvents> {
       throw err;
     }
     this.serve(registered);
-    this.mainPromise = this.main(registered.session);
+    this.mainPromise = this.main(registered.session, registered.returned);
   }
 
   /** Registered: serve with this session until it is lost (or its worker key deleted). */
@@ -193,15 +193,20 @@ export class Worker extends TypedEmitter<WorkerEvents> {
     this.runs?.stopAll('self-fenced', { releaseClaim: false });
   }
 
-  /** The assignment watch, the start-up barrier, and re-registration after each loss, until stopped. */
-  private async main(session: Session): Promise<void> {
+  /**
+   * The assignment watch, the start-up barrier (not for a worker back from a restart: it was past it), and
+   * re-registration after each loss, until stopped.
+   */
+  private async main(session: Session, returned: boolean): Promise<void> {
     const stop = this.stopController.signal;
     const watching = this.view.run(stop);
-    const barrier = this.barrier.participate(session, stop).catch((err: unknown) => {
-      if (stop.aborted) return;
-      this.log.warn({ err }, 'start-up barrier failed; serving anyway');
-      this.emit('error', { error: err, context: 'barrier' });
-    });
+    const barrier = returned
+      ? Promise.resolve(this.barrier.pass())
+      : this.barrier.participate(session, stop).catch((err: unknown) => {
+          if (stop.aborted) return;
+          this.log.warn({ err }, 'start-up barrier failed; serving anyway');
+          this.emit('error', { error: err, context: 'barrier' });
+        });
     for (;;) {
       while (this.state.kind === 'serving' && !stop.aborted) await this.transitions.wait(stop);
       const fenced = this.state;
@@ -298,15 +303,23 @@ export class Worker extends TypedEmitter<WorkerEvents> {
 
   /**
    * Drains and stops: deletes the worker key (so the master rebalances at once), aborts every run and waits
-   * for them (at most `drainTimeout`), releases claims, revokes the lease. Safe to call twice.
+   * for them (at most `drainTimeout`), releases claims, revokes the lease. Safe to call twice (the first
+   * call's options hold).
+   *
+   * `restart: true` with `restartGrace` set: the same, but the worker key is swapped for a restart marker
+   * (`/<root>/restarting/<name>`, on a lease of the grace) so the master holds this worker's assignment where
+   * it is — not running — until a worker of this name registers again (it gets the same tasks, nothing
+   * moves) or the grace runs out (they move as for a leave). Without `restartGrace` it is a plain drain.
    */
-  stop(): Promise<void> {
-    this.stopPromise ??= this.shutdown();
+  stop(options: { restart?: boolean } = {}): Promise<void> {
+    this.stopPromise ??= this.shutdown(options.restart === true);
     return this.stopPromise;
   }
 
-  private async shutdown(): Promise<void> {
+  private async shutdown(restart: boolean): Promise<void> {
     const session = sessionOf(this.state);
+    // Only a registered worker has an assignment to hold; a fenced one's key is gone already.
+    const holding = restart && this.state.kind === 'serving' && this.o.restartGrace > 0;
     this.to({ kind: 'draining', session, status: this.status });
     this.stopController.abort(new Error('worker stopped'));
     const { timedOut } = await drain({
@@ -314,6 +327,7 @@ export class Worker extends TypedEmitter<WorkerEvents> {
       session,
       runs: this.runs,
       running: () => this.runningTasks(),
+      ...(holding ? { restartGraceMs: this.o.restartGrace } : {}),
     });
     await this.startPromise?.catch(() => undefined);
     await this.mainPromise?.catch(() => undefined);

@@ -13,6 +13,8 @@ export type ScheduleReason =
   | 'leader elected'
   /** A worker key was created or deleted (after `rebalanceWait`). */
   | 'workers changed'
+  /** A restarting worker's grace ran out (its marker's lease expired): its held tasks move. */
+  | 'restart expired'
   /** `interval` elapsed. */
   | 'interval'
   /** The previous schedule failed on the store. */

@@ -19,6 +19,13 @@ export interface ScheduleReport {
   revoked: number;
   /** Tasks that left a live worker for another. */
   moves: number;
+  /**
+   * Workers restarting within their grace (a live `/<root>/restarting/<name>` marker, not online): their
+   * assignment was held where it is. Absent in reports of older versions.
+   */
+  restarting?: string[];
+  /** Tasks held for the restarting workers (kept on them, not running until they return). */
+  held?: number;
   /** Txns written. */
   txns: number;
   durationMs: number;
@@ -42,6 +49,8 @@ export function startReport(leader: string, startedMs: number, request: Schedule
     assigned: 0,
     revoked: 0,
     moves: 0,
+    restarting: [],
+    held: 0,
     txns: 0,
     durationMs: 0,
     errors: [],

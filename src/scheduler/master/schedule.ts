@@ -1,10 +1,11 @@
 /** One schedule: read the workers, generate, validate, plan, write in fenced txns, report. */
 import { InvalidTaskError, NotLeaderError } from '../../errors.js';
-import { rebalance } from '../../planner/rebalance.js';
 import type { Compare } from '../../store/port.js';
 import { type Task, validateTask } from '../../task.js';
 import { linkSignal, raceSignal } from '../../util/signals.js';
+import { markerName } from '../restart.js';
 import type { MasterContext, Term } from './context.js';
+import { rebalanceHolding } from './hold.js';
 import { reasonLabel, type ScheduleRequest } from './reasons.js';
 import { type ScheduleReport, startReport } from './report.js';
 import { batchUnits, parseAssignment, planUnits, type WriteOp, writePhases } from './writes.js';
@@ -139,11 +140,26 @@ async function apply(
   const tasks = validTasks(ctx, desired, report);
   report.tasks = tasks.length;
 
-  // The current assignment and the stored values (to rewrite a task whose payload or priority changed).
-  const stored = parseAssignment((await o.store.range(k.taskPrefix, { prefix: true })).kvs, k);
-  const plan = rebalance({ workers, tasks, current: stored.current });
+  // The current assignment and the stored values (to rewrite a task whose payload or priority changed),
+  // and the workers restarting within their grace, whose assignment is held where it is.
+  const [assignment, markers] = await Promise.all([
+    o.store.range(k.taskPrefix, { prefix: true }),
+    o.store.range(k.restartingPrefix, { prefix: true, keysOnly: true }),
+  ]);
+  const stored = parseAssignment(assignment.kvs, k);
+  const online = new Set(workers);
+  const restarting: string[] = [];
+  for (const kv of markers.kvs) {
+    const w = markerName(kv.key, k.restartingPrefix);
+    if (w !== undefined && !online.has(w)) restarting.push(w);
+  }
+  restarting.sort();
+  const plan = rebalanceHolding({ workers, tasks, current: stored.current, held: new Set(restarting) });
   report.moves = plan.moves;
-  const units = planUnits(plan, stored, k, new Set(workers));
+  report.restarting = restarting;
+  report.held = 0;
+  for (const list of plan.held.values()) report.held += list.length;
+  const units = planUnits(plan, stored, k, online);
 
   report.revoked = plan.revoke.length + stored.malformed.length;
   report.assigned = plan.assign.length;
@@ -153,6 +169,7 @@ async function apply(
   }
   o.metrics.moves.inc({ name: o.name }, plan.moves);
   o.metrics.tasksAssigned.set({ name: o.name }, tasks.length);
+  o.metrics.heldTasks.set({ name: o.name }, report.held);
 }
 
 /** Writes the batches in order, each in a txn fenced on the election key; returns how many. */

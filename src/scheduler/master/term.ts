@@ -12,6 +12,7 @@ import { linkSignal, onAbort } from '../../util/signals.js';
 import type { MasterContext, Term } from './context.js';
 import type { ScheduleReason } from './reasons.js';
 import { rfc3339 } from './report.js';
+import { watchRestarts } from './restarts.js';
 import { schedule } from './schedule.js';
 
 /** Delay before a schedule that failed on the store is tried again, in ms. */
@@ -33,6 +34,7 @@ export async function runTerm(
   const term: Term = { fence, signal: termSignal, session };
   let watching: Promise<void> | undefined;
   let ticking: Promise<void> | undefined;
+  let restarts: Promise<void> | undefined;
   try {
     const barrier = await startupBarrier(ctx, term);
     ctx.requests.add(barrier.reason);
@@ -49,6 +51,10 @@ export async function runTerm(
       if (!termSignal.aborted) termAbort.abort(new Error('worker watch ended'));
     });
     await onAbort(termSignal, snapshot);
+    // An expired restart grace must move that worker's tasks: a term that cannot see it ends, like above.
+    restarts = watchRestarts(ctx, termSignal).finally(() => {
+      if (!termSignal.aborted) termAbort.abort(new Error('restart marker watch ended'));
+    });
     ticking = tick(ctx, termSignal);
     let first = true;
     while (!termSignal.aborted) {
@@ -72,7 +78,7 @@ export async function runTerm(
   } finally {
     termAbort.abort(new Error('term ended'));
     unlink();
-    await Promise.allSettled([watching, ticking]);
+    await Promise.allSettled([watching, ticking, restarts]);
   }
 }
 

@@ -111,6 +111,11 @@ export class StartupBarrier {
     return this.leaving;
   }
 
+  /** Past the barrier without entering it: a worker back from a restart within its grace. */
+  pass(): void {
+    this.setPhase('left');
+  }
+
   /** The session it entered with is gone: a barrier not passed yet is given up (a passed one stays passed). */
   abandon(): void {
     this.abandoned.abort(new Error('start-up barrier abandoned: the session is gone'));

@@ -2,6 +2,7 @@ import type { Session } from '../../recipes/session.js';
 import { sleep } from '../../util/clock.js';
 import type { Logger } from '../../util/logger.js';
 import type { Keys } from '../keys.js';
+import { encodeMarker, graceTtl } from '../restart.js';
 import type { ResolvedWorkerOptions } from './options.js';
 import type { RunSet } from './runs.js';
 
@@ -14,25 +15,59 @@ export interface DrainDeps {
   runs?: RunSet;
   /** Ids of the runs going on (for the log line of a timeout). */
   running(): string[];
+  /** Restart intent: leave a restart marker of this grace (ms) instead of handing the tasks away. */
+  restartGraceMs?: number;
+}
+
+/**
+ * Takes the worker key down: with restart intent, in one txn with the put of `/<root>/restarting/<name>` on
+ * a fresh lease of the grace period (so the master never sees the worker gone without its marker); else
+ * alone. Both compare the key's lease with ours: a key that is not ours any more is left alone. Returns
+ * whether a marker was left.
+ */
+async function leave(d: DrainDeps, session: Session): Promise<boolean> {
+  const { o, k, log } = d;
+  const key = k.worker(o.name);
+  const ours = { key, target: 'lease' as const, op: '=' as const, value: session.leaseId };
+  const grace = d.restartGraceMs ?? 0;
+  if (grace > 0) {
+    try {
+      const lease = await o.store.grantLease(graceTtl(grace));
+      const value = encodeMarker({ at: o.clock.now(), graceMs: grace });
+      const res = await o.store.txn({
+        compare: [ours],
+        success: [
+          { type: 'delete', key },
+          { type: 'put', key: k.restarting(o.name), value, lease: lease.id },
+        ],
+      });
+      if (res.succeeded) {
+        log.info({ graceMs: grace }, 'stopping with restart intent: the assignment is held for the grace');
+        return true;
+      }
+      await o.store.revokeLease(lease.id).catch(() => undefined);
+      log.warn({}, 'worker key no longer ours: no restart marker left');
+      return false;
+    } catch (err) {
+      log.warn({ err }, 'leaving a restart marker failed; draining instead');
+    }
+  }
+  await o.store
+    .txn({ compare: [ours], success: [{ type: 'delete', key }] })
+    .catch((err: unknown) => log.warn({ err }, 'deleting the worker key failed'));
+  return false;
 }
 
 /**
  * The first half of a graceful stop: deletes the worker key (so the master rebalances at once, instead of
- * after a TTL), aborts every run and waits at most `drainTimeout` for them to settle. True when they did
- * not: then the lease must be left to expire, so their claims hold off new owners until then.
+ * after a TTL) — or, with restart intent, swaps it for a restart marker so the master holds the tasks —
+ * aborts every run and waits at most `drainTimeout` for them to settle. `timedOut` when they did not: then
+ * the lease must be left to expire, so their claims hold off new owners until then. `marked` when a
+ * restart marker was left.
  */
-export async function drain(d: DrainDeps): Promise<{ timedOut: boolean }> {
-  const { o, k, log, session } = d;
-  const key = k.worker(o.name);
-  const workerKeyGone =
-    session && !session.isLost
-      ? o.store
-          .txn({
-            compare: [{ key, target: 'lease', op: '=', value: session.leaseId }],
-            success: [{ type: 'delete', key }],
-          })
-          .catch((err: unknown) => log.warn({ err }, 'deleting the worker key failed'))
-      : Promise.resolve();
+export async function drain(d: DrainDeps): Promise<{ timedOut: boolean; marked: boolean }> {
+  const { o, log, session } = d;
+  const workerKeyGone = session && !session.isLost ? leave(d, session) : Promise.resolve(false);
   d.runs?.stopAll('worker stopping');
   const settled = d.runs?.settled() ?? Promise.resolve();
   // The drain timer is cancelled once the runs settled: a pending timer would keep the process alive.
@@ -51,6 +86,6 @@ export async function drain(d: DrainDeps): Promise<{ timedOut: boolean }> {
       'runs did not settle within drainTimeout: the lease is left to expire, so their claims hold off new owners until then',
     );
   }
-  await workerKeyGone;
-  return { timedOut };
+  const marked = await workerKeyGone;
+  return { timedOut, marked };
 }

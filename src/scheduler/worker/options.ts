@@ -9,6 +9,9 @@ import {
 } from '../options.js';
 import type { RestartPolicy, RunHandler } from './runner.js';
 
+/** The longest `restartGrace`: a day (a marker is a promise to come back, not a way to park tasks). */
+export const MAX_RESTART_GRACE = 86_400_000;
+
 export interface WorkerOptions extends NodeOptions {
   /** Started for each assigned task, highest priority first. Without it, use `watchTasks()` and `add()`/`del()`. */
   run?: RunHandler;
@@ -23,6 +26,14 @@ export interface WorkerOptions extends NodeOptions {
   /** On `stop()`, wait at most this long for runs to settle. @default 10_000 (ms) */
   drainTimeout?: number;
   /**
+   * Grace of a restart (ms; 0 = off): `stop({ restart: true })` stops the runs and releases the claims as a
+   * drain does, but leaves `/<root>/restarting/<name>` on a lease of this period instead of handing the
+   * tasks away. The master holds them where they are meanwhile (they do not run); a worker registering
+   * again under this name within the grace gets them back without a move; after it they move as for a
+   * leave. Counted in whole seconds (rounded up). @default 0
+   */
+  restartGrace?: number;
+  /**
    * Self-fencing margin: runs stop when no keep-alive succeeded for `ttl*1000 - selfFenceMargin` ms,
    * before the server can expire the lease. @default min(1_000, ttl*1000/4) (ms)
    */
@@ -34,6 +45,8 @@ export interface ResolvedWorkerOptions extends ResolvedNodeOptions {
   handoff: 'claim' | 'none';
   restart: Required<RestartPolicy>;
   drainTimeout: number;
+  /** 0: restart intent is a plain drain. */
+  restartGrace: number;
   /** Undefined: the session's default margin. */
   selfFenceMargin?: number;
 }
@@ -55,6 +68,12 @@ export function parseWorkerOptions(options: WorkerOptions): ResolvedWorkerOption
     factor: numberOption('restart.factor', r.factor ?? 2, 1),
   };
   const drainTimeout = msOption('drainTimeout', options.drainTimeout ?? DEFAULT_DRAIN_TIMEOUT, 0);
+  const restartGrace = msOption('restartGrace', options.restartGrace ?? 0, 0);
+  if (restartGrace > MAX_RESTART_GRACE) {
+    throw new OptionError(
+      `Expected \`restartGrace\` at most ${MAX_RESTART_GRACE} ms (a day), got ${restartGrace}`,
+    );
+  }
   let selfFenceMargin: number | undefined;
   if (options.selfFenceMargin !== undefined) {
     selfFenceMargin = msOption('selfFenceMargin', options.selfFenceMargin, 0);
@@ -64,5 +83,5 @@ export function parseWorkerOptions(options: WorkerOptions): ResolvedWorkerOption
       );
     }
   }
-  return { ...o, run: options.run, handoff, restart, drainTimeout, selfFenceMargin };
+  return { ...o, run: options.run, handoff, restart, drainTimeout, restartGrace, selfFenceMargin };
 }

@@ -12,6 +12,7 @@ import { linkedSignal } from '../../util/signals.js';
 import type { Keys } from '../keys.js';
 import { WORKER_VALUE_RUNNING } from '../keys.js';
 import { retryBackoff } from '../options.js';
+import { markerName } from '../restart.js';
 import type { Emit } from './events.js';
 import type { ResolvedWorkerOptions } from './options.js';
 
@@ -26,12 +27,21 @@ export interface RegistrationRequest {
   log: Logger;
 }
 
+/** A registration: the revision of the worker key's put, and whether it took a restart marker down. */
+export interface Registration {
+  revision: number;
+  /** A restart marker of this name lived: this is the worker coming back within its grace. */
+  returned: boolean;
+}
+
 /**
  * Registers `/<root>/worker/<name>` = `running` with the session's lease, under the registration mutex
  * (as the original) so two workers cannot both squeeze under the cap. Refuses a name held by another
- * live lease and a full fleet. Returns the revision of the put.
+ * live lease and a full fleet. A live restart marker (`/<root>/restarting/<name>`) holds its worker's place
+ * under the cap for the worker of that name: another name cannot take it, and the worker of that name takes
+ * the marker down in the same txn as its put (so the master never sees it gone and not back).
  */
-export async function registerWorker(r: RegistrationRequest): Promise<number> {
+export async function registerWorker(r: RegistrationRequest): Promise<Registration> {
   const { session, keys: k, name, maxNumNodes } = r;
   const store = session.store;
   const mutex = new Mutex(session, k.registerMutex);
@@ -39,29 +49,51 @@ export async function registerWorker(r: RegistrationRequest): Promise<number> {
   await mutex.lock({ signal: r.signal });
   try {
     const myKey = k.worker(name);
-    const res = await store.range(k.workerPrefix, { prefix: true });
+    const [res, markers] = await Promise.all([
+      store.range(k.workerPrefix, { prefix: true }),
+      store.range(k.restartingPrefix, { prefix: true, keysOnly: true }),
+    ]);
     const mine = res.kvs.find((kv) => kv.key === myKey);
     if (mine && mine.lease !== session.leaseId) {
       throw new WorkerNameTakenError(
         `worker name ${JSON.stringify(name)} is taken by a live worker (lease ${mine.lease}); choose another name`,
       );
     }
+    const online = new Set(res.kvs.map((kv) => kv.key.slice(k.workerPrefix.length)));
+    const marker = markers.kvs.find((kv) => kv.key === k.restarting(name));
+    const reserved = markers.kvs.filter((kv) => {
+      const w = markerName(kv.key, k.restartingPrefix);
+      return w !== undefined && w !== name && !online.has(w);
+    }).length;
     const others = res.kvs.length - (mine ? 1 : 0);
-    if (others >= maxNumNodes - 1) {
+    if (others + reserved >= maxNumNodes - 1) {
       throw new WorkerNumExceedMaximumError(
-        `worker num exceed maximum: ${others} workers online and maxNumNodes ${maxNumNodes} allows ${
-          maxNumNodes - 1
-        }; worker ${JSON.stringify(name)} not registered`,
+        `worker num exceed maximum: ${others} workers online${
+          reserved > 0 ? ` and ${reserved} restarting` : ''
+        } and maxNumNodes ${maxNumNodes} allows ${maxNumNodes - 1}; worker ${JSON.stringify(name)} not registered`,
       );
     }
+    const markerKey = k.restarting(name);
     const put = await store.txn({
-      compare: [mutex.isOwner(), { key: myKey, target: 'create', op: '=', value: 0 }],
-      success: [{ type: 'put', key: myKey, value: WORKER_VALUE_RUNNING, lease: session.leaseId }],
+      compare: [
+        mutex.isOwner(),
+        { key: myKey, target: 'create', op: '=', value: 0 },
+        // The marker read above is the one taken down (or there is none): `returned` tells the truth.
+        { key: markerKey, target: 'mod', op: '=', value: marker?.modRevision ?? 0 },
+      ],
+      success: [
+        { type: 'put', key: myKey, value: WORKER_VALUE_RUNNING, lease: session.leaseId },
+        ...(marker ? [{ type: 'delete' as const, key: markerKey }] : []),
+      ],
     });
     if (!put.succeeded) {
       throw new WorkerNameTakenError(`worker name ${JSON.stringify(name)} was registered concurrently`);
     }
-    return put.revision;
+    if (marker) {
+      // Its lease bound nothing else: revoke it rather than leave it to expire (best effort).
+      await store.revokeLease(marker.lease).catch(() => undefined);
+    }
+    return { revision: put.revision, returned: marker !== undefined };
   } finally {
     await mutex
       .unlock()
@@ -78,10 +110,9 @@ export interface ConnectDeps {
   stop: AbortSignal;
 }
 
-/** A registered session and the revision of its worker key. */
-export interface Registered {
+/** A registered session, the revision of its worker key, and whether it came back from a restart. */
+export interface Registered extends Registration {
   session: Session;
-  revision: number;
 }
 
 /**
@@ -113,7 +144,7 @@ export async function connect(d: ConnectDeps, first: boolean, previous?: Session
         clock: o.clock,
         ...(o.selfFenceMargin !== undefined ? { margin: o.selfFenceMargin } : {}),
       });
-      const revision = await registerWorker({
+      const registration = await registerWorker({
         session,
         keys: d.k,
         name: o.name,
@@ -126,8 +157,11 @@ export async function connect(d: ConnectDeps, first: boolean, previous?: Session
         await session.close();
         throw new EschedulerError(`worker ${o.name} stopped while it registered`);
       }
-      log.info({ lease: session.leaseId }, 'worker registered');
-      return { session, revision };
+      log.info(
+        { lease: session.leaseId, returned: registration.returned },
+        registration.returned ? 'worker registered: back within its restart grace' : 'worker registered',
+      );
+      return { session, ...registration };
     } catch (err) {
       await session
         ?.close()
