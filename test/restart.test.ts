@@ -2,8 +2,7 @@
  * Rolling restarts without churn (issue 15), on the memory store and a ManualClock, where time moves only when
  * the test advances it: a worker stopping with restart intent leaves a marker, the master holds its tasks
  * (nothing moves, they do not run), the worker of that name coming back within the grace runs the same tasks;
- * a grace that runs out moves exactly that worker's tasks, once. The real-etcd rollout with `escheduler run`
- * processes is `test/restart.cli.test.ts`; the figures are `npm run bench`'s rolling-restart row.
+ * a grace that runs out moves exactly that worker's tasks, once.
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';

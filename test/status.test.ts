@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { collectStatus, renderStatus } from '../src/cli/status.js';
 import { keys } from '../src/scheduler/keys.js';
+import { encodeMarker } from '../src/scheduler/restart.js';
 import { MemoryStore } from '../src/store/memory.js';
 
 describe('escheduler status', () => {
@@ -37,6 +38,36 @@ describe('escheduler status', () => {
     const fresh = await collectStatus(store, 'stale');
     assert.equal(fresh.lastScheduleStale, null);
     assert.doesNotMatch(renderStatus(fresh), /\(stale:/);
+    await store.close();
+  });
+
+  it('shows a restarting worker with its held tasks and the time left of its grace, not as orphaned', async () => {
+    const store = new MemoryStore({ seed: 15 });
+    const k = keys('restarting');
+    const live = await store.grantLease(10);
+    await store.put(k.worker('w1'), 'running', { lease: live.id });
+    await store.put(k.task('w1', 'a'), '{}');
+    await store.put(k.task('w2', 'b'), '{}');
+    await store.put(k.task('w2', 'c'), '{}');
+    await store.put(k.task('w3', 'd'), '{}');
+    const grace = await store.grantLease(30);
+    await store.put(
+      k.restarting('w2'),
+      encodeMarker({ at: Date.parse('2026-12-01T10:00:00Z'), graceMs: 30_000 }),
+      {
+        lease: grace.id,
+      },
+    );
+    const s = await collectStatus(store, 'restarting');
+    assert.equal(s.restarting.length, 1);
+    const r = s.restarting[0];
+    assert.deepEqual(
+      [r.name, r.held.sort(), r.graceMs, r.since],
+      ['w2', ['b', 'c'], 30_000, '2026-12-01T10:00:00.000Z'],
+    );
+    assert.ok(r.ttl > 0 && r.ttl <= 30, `ttl ${r.ttl}`);
+    assert.deepEqual(s.orphaned, [{ worker: 'w3', id: 'd' }], 'held tasks are not orphaned');
+    assert.match(renderStatus(s), /restarting: w2 · 2 tasks held \(not running\) · \d+s left of its grace/);
     await store.close();
   });
 });

@@ -108,6 +108,13 @@ export function buildProgram(): Command {
         DEFAULT_DRAIN_TIMEOUT,
       ),
     )
+    .addOption(
+      durationOption(
+        '--restart-grace',
+        "SIGTERM means a restart: hold this worker's tasks (not running) this long for a process of the same --name to come back, instead of moving them (0 = SIGTERM drains; SIGINT always drains)",
+        0,
+      ),
+    )
     .option(
       '--generator <file>',
       'ES module whose default export returns the tasks, or a .json task list (re-read on every schedule)',

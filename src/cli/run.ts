@@ -1,6 +1,8 @@
 /**
  * `escheduler run`: the production process. Runs a master candidate and a worker (either can be switched
- * off), serves `/metrics`, `/healthz` and `/readyz`, logs JSON lines, and drains on SIGTERM/SIGINT.
+ * off), serves `/metrics`, `/healthz` and `/readyz`, logs JSON lines, and drains on SIGTERM/SIGINT. With
+ * `--restart-grace`, SIGTERM means "restarting": the worker leaves a restart marker instead of handing its
+ * tasks away (SIGINT still drains).
  */
 import type { Server } from 'node:http';
 import { collectDefaultMetrics } from 'prom-client';
@@ -25,6 +27,8 @@ export interface RunFlags extends ConnectionFlags {
   timeout: number;
   barrierTimeout: number;
   drainTimeout: number;
+  /** ms; 0 = SIGTERM drains. */
+  restartGrace: number;
   generator?: string;
   handler?: string;
   handoff: string;
@@ -67,6 +71,9 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     throw new CliError('run: --no-master and --no-worker together leave nothing to run');
   if (flags.handoff !== 'claim' && flags.handoff !== 'none') {
     throw new CliError(`--handoff: expected claim or none, got ${JSON.stringify(flags.handoff)}`);
+  }
+  if (flags.restartGrace > 0 && !flags.worker) {
+    throw new CliError('run: --restart-grace is about the worker; it cannot go with --no-worker');
   }
   if (flags.master && !flags.generator) {
     throw new CliError('run: --generator <file> is required to run a master (or pass --no-master)');
@@ -123,6 +130,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
             run,
             handoff: flags.handoff as 'claim' | 'none',
             drainTimeout: flags.drainTimeout,
+            restartGrace: flags.restartGrace,
           }),
       )
     : undefined;
@@ -154,9 +162,10 @@ export async function runCommand(flags: RunFlags): Promise<number> {
 
   const health = new Health(store, k, worker, master);
   let server: Server | undefined;
-  const cleanup = async () => {
+  const cleanup = async (restart = false) => {
     const stops: Promise<unknown>[] = [];
-    if (worker) stops.push(worker.stop().catch((err: unknown) => log.error({ err }, 'worker stop failed')));
+    if (worker)
+      stops.push(worker.stop({ restart }).catch((err: unknown) => log.error({ err }, 'worker stop failed')));
     if (master) stops.push(master.stop().catch((err: unknown) => log.error({ err }, 'master stop failed')));
     await Promise.all(stops);
     if (server) await closeHttp(server);
@@ -187,6 +196,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
         master: !!master,
         worker: !!worker,
         handoff: flags.handoff,
+        restartGrace: flags.restartGrace,
       },
       'escheduler run starting',
     );
@@ -205,9 +215,15 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     throw err;
   }
   const signal = await signalled;
-  log.info({ signal }, 'draining: stopping tasks, releasing claims, leaving the fleet');
+  const restart = signal === 'SIGTERM' && flags.restartGrace > 0;
+  log.info(
+    { signal, restartGrace: restart ? flags.restartGrace : undefined },
+    restart
+      ? 'restarting: stopping tasks, releasing claims, holding the assignment for the restart grace'
+      : 'draining: stopping tasks, releasing claims, leaving the fleet',
+  );
   const t0 = Date.now();
-  await cleanup();
+  await cleanup(restart);
   log.info({ ms: Date.now() - t0 }, 'drained; bye');
   return 0;
 }

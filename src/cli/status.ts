@@ -1,10 +1,12 @@
 /**
  * `escheduler status`: what the fleet under one root looks like now, read from etcd: the leader, each
- * worker with its lease time left and its assigned and claimed tasks by group, tasks assigned to no live
- * worker, the start-up barrier and the last schedule (`/<root>/status/master`).
+ * worker with its lease time left and its assigned and claimed tasks by group, workers restarting within
+ * their grace (tasks held, time left), tasks assigned to no live worker, the start-up barrier and the last
+ * schedule (`/<root>/status/master`).
  */
 import { keys, rootPath } from '../scheduler/keys.js';
 import type { ScheduleReport } from '../scheduler/master.js';
+import { restartingWorkers } from '../scheduler/restart.js';
 import type { Store } from '../store/port.js';
 import { decodeTask } from '../task.js';
 import { CliError, type ConnectionFlags, etcdEndpoints, openStore } from './common.js';
@@ -23,6 +25,18 @@ export interface WorkerStatusReport {
   groups: Record<string, { assigned: string[]; claimed: string[] }>;
 }
 
+/** A worker stopped with restart intent whose grace has not run out: its assignment is held for it. */
+export interface RestartingReport {
+  name: string;
+  /** Tasks held on it (assigned, not running until it is back). */
+  held: string[];
+  /** Seconds left of the grace (its marker's lease TTL), -1 when it just expired. */
+  ttl: number;
+  /** RFC 3339 time it stopped, and the grace in ms, from the marker (null when unreadable). */
+  since: string | null;
+  graceMs: number | null;
+}
+
 export interface StatusReport {
   root: string;
   /** Name of the leading master, or null. */
@@ -30,7 +44,9 @@ export interface StatusReport {
   /** Every master candidate, leader first. */
   candidates: string[];
   workers: WorkerStatusReport[];
-  /** Assignments whose worker is not online (a master will move them). */
+  /** Workers restarting within their grace (`/<root>/restarting/<name>`, not online). */
+  restarting: RestartingReport[];
+  /** Assignments whose worker is neither online nor restarting (a master will move them). */
   orphaned: { worker: string; id: string }[];
   /** Claims held by names that are not online workers. */
   strayClaims: { worker: string; id: string }[];
@@ -48,7 +64,7 @@ export interface StatusReport {
 /** Reads the status of the fleet under `root`. */
 export async function collectStatus(store: Store, root: string): Promise<StatusReport> {
   const k = keys(root);
-  const [election, workers, tasks, claims, waiters, ready, left, master] = await Promise.all([
+  const [election, workers, tasks, claims, waiters, ready, left, master, markers] = await Promise.all([
     store.range(`${k.election}/`, { prefix: true, sortBy: 'create', sortOrder: 'ascend' }),
     store.range(k.workerPrefix, { prefix: true }),
     store.range(k.taskPrefix, { prefix: true }),
@@ -57,6 +73,7 @@ export async function collectStatus(store: Store, root: string): Promise<StatusR
     store.get(`${k.barrier}/ready`),
     store.get(k.barrierLeft),
     store.get(k.masterStatus),
+    store.range(k.restartingPrefix, { prefix: true }),
   ]);
   const groupOf = new Map<string, string>();
   const assignedBy = new Map<string, string[]>();
@@ -107,6 +124,23 @@ export async function collectStatus(store: Store, root: string): Promise<StatusR
       return { name, lease: kv.lease, ttl: info.ttl, assigned, claimed, groups };
     }),
   );
+  const leases = new Map(markers.kvs.map((kv) => [kv.key, kv.lease]));
+  const restarting = await Promise.all(
+    [...restartingWorkers(markers.kvs, k.restartingPrefix)]
+      .filter(([name]) => !online.has(name))
+      .map(async ([name, m]): Promise<RestartingReport> => {
+        const lease = leases.get(k.restarting(name))!;
+        const info = await store.leaseTimeToLive(lease).catch(() => ({ ttl: -1 }));
+        return {
+          name,
+          held: assignedBy.get(name) ?? [],
+          ttl: info.ttl,
+          since: m ? new Date(m.at).toISOString() : null,
+          graceMs: m?.graceMs ?? null,
+        };
+      }),
+  );
+  const away = new Set(restarting.map((r) => r.name));
   let lastSchedule: ScheduleReport | null = null;
   if (master) {
     try {
@@ -128,7 +162,8 @@ export async function collectStatus(store: Store, root: string): Promise<StatusR
     leader,
     candidates: election.kvs.map((kv) => kv.value),
     workers: workerReports,
-    orphaned: allAssignments.filter((a) => !online.has(a.worker)),
+    restarting,
+    orphaned: allAssignments.filter((a) => !online.has(a.worker) && !away.has(a.worker)),
     strayClaims: claimList.filter((c) => !online.has(c.worker)),
     barrier: { passed: !!left, leftAt: left?.value ?? null, waiting: waiters.count, ready: !!ready },
     lastSchedule,
@@ -155,7 +190,9 @@ export function renderStatus(s: StatusReport): string {
   const ls = s.lastSchedule;
   lines.push(
     ls
-      ? `last schedule: ${ls.time} by ${ls.leader} · ${ls.reason} · ${ls.result} · ${ls.workers} workers · ${ls.tasks} tasks · +${ls.assigned} -${ls.revoked} · moves ${ls.moves} · ${formatDuration(ls.durationMs)}`
+      ? `last schedule: ${ls.time} by ${ls.leader} · ${ls.reason} · ${ls.result} · ${ls.workers} workers · ${ls.tasks} tasks · +${ls.assigned} -${ls.revoked} · moves ${ls.moves}${
+          ls.held ? ` · held ${ls.held} for ${ls.restarting?.join(',')}` : ''
+        } · ${formatDuration(ls.durationMs)}`
       : 'last schedule: none yet',
   );
   if (s.lastScheduleStale) lines.push(`  (stale: ${s.lastScheduleStale})`);
@@ -182,6 +219,13 @@ export function renderStatus(s: StatusReport): string {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   for (const r of rows)
     lines.push(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  '));
+  for (const r of s.restarting ?? []) {
+    lines.push(
+      `restarting: ${r.name} · ${r.held.length} tasks held (not running) · ${
+        r.ttl >= 0 ? `${r.ttl}s left of its grace` : 'grace just ran out'
+      }${r.since ? ` · stopped ${r.since}` : ''}`,
+    );
+  }
   lines.push('');
   lines.push(
     s.orphaned.length === 0
