@@ -93,3 +93,18 @@ export class PlannerInputError extends EschedulerError {
     super(message);
   }
 }
+
+/**
+ * An operator's control request cannot be honoured as asked (issue 13): the worker is not online, the
+ * task is unknown, the pin's worker is cordoned. The message names the value and, for workers, the
+ * online ones (`online`); `force` records a cordon, drain or pin anyway where that makes sense.
+ */
+export class ControlError extends EschedulerError {
+  override name = 'ControlError';
+  constructor(
+    message: string,
+    readonly online: string[] = [],
+  ) {
+    super(message);
+  }
+}

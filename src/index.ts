@@ -9,6 +9,7 @@
 export {
   BarrierTimeoutError,
   CompactedError,
+  ControlError,
   EschedulerError,
   InvalidTaskError,
   isRetryableError,
@@ -31,6 +32,20 @@ export type {
   Revocation,
 } from './planner/rebalance.js';
 export { rebalance } from './planner/rebalance.js';
+export type {
+  AdminOptions,
+  ControlOptions,
+  PlanOptions,
+  PlanReport,
+} from './scheduler/control/admin.js';
+export { Admin } from './scheduler/control/admin.js';
+export type {
+  ControlStamp,
+  ControlState,
+  PauseControl,
+  PinControl,
+  WorkerControl,
+} from './scheduler/control/state.js';
 export type { MasterEvents, MasterOptions, ScheduleReason, ScheduleReport } from './scheduler/master.js';
 export { Master } from './scheduler/master.js';
 export type {

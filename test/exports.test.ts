@@ -21,8 +21,10 @@ const tsc = join(repo, 'node_modules', 'typescript', 'bin', 'tsc');
 /** Runtime exports (values) of each entry point, sorted. Types are checked by the consumer below. */
 const EXPECTED: Record<string, string[]> = {
   escheduler: [
+    'Admin',
     'BarrierTimeoutError',
     'CompactedError',
+    'ControlError',
     'DEFAULT_BARRIER_TIMEOUT',
     'DEFAULT_DRAIN_TIMEOUT',
     'DEFAULT_INTERVAL',

@@ -35,6 +35,14 @@ export interface Keys {
    */
   restartingPrefix: string;
   restarting(name: string): string;
+  /** Operator control state (ours, issue 13), with a trailing slash: `worker/<w>`, `pin/<id>`, `pause`. */
+  controlPrefix: string;
+  /** `{ state: 'cordoned' | 'draining', by, reason, at }` of one worker. */
+  controlWorker(worker: string): string;
+  /** `{ worker, by, reason, at }`: task `id` pinned to a worker. */
+  controlPin(id: string): string;
+  /** `{ by, reason, at }` while the fleet is paused. */
+  controlPause: string;
 }
 
 /** Refuses a name that could escape its prefix or break the key layout; returns it unchanged. */
@@ -90,6 +98,10 @@ export function keys(rootName: string): Keys {
     masterStatus: `${root}/status/master`,
     restartingPrefix,
     restarting: (name) => restartingPrefix + name,
+    controlPrefix: `${root}/control/`,
+    controlWorker: (worker) => `${root}/control/worker/${worker}`,
+    controlPin: (id) => `${root}/control/pin/${id}`,
+    controlPause: `${root}/control/pause`,
   };
 }
 

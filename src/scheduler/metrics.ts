@@ -52,6 +52,14 @@ export interface Metrics {
    * `expired` (the grace ran out: its tasks move).
    */
   readonly restarts: CounterMetric<'name' | 'result'>;
+  /** Online workers cordoned or draining at the last schedule, by `state` (cordoned, draining). */
+  readonly controlWorkers: GaugeMetric<'name' | 'state'>;
+  /** Pins in effect at the last schedule. */
+  readonly pinnedTasks: GaugeMetric<'name'>;
+  /** 1 while the fleet is paused (as of the last schedule), else 0. */
+  readonly paused: GaugeMetric<'name'>;
+  /** Moves the `maxMoves` budget deferred at the last schedule. */
+  readonly deferredMoves: GaugeMetric<'name'>;
   // worker
   /** Tasks assigned to this worker. */
   readonly workerTasksAssigned: GaugeMetric<'name'>;
@@ -84,6 +92,10 @@ export const noopMetrics: Metrics = Object.freeze({
   invalidTasks: noop,
   heldTasks: noop,
   restarts: noop,
+  controlWorkers: noop,
+  pinnedTasks: noop,
+  paused: noop,
+  deferredMoves: noop,
   workerTasksAssigned: noop,
   workerTasksRunning: noop,
   taskRestarts: noop,

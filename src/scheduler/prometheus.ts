@@ -25,6 +25,10 @@ export class PrometheusMetrics implements Metrics {
   readonly invalidTasks: Counter<'name'>;
   readonly heldTasks: Gauge<'name'>;
   readonly restarts: Counter<'name' | 'result'>;
+  readonly controlWorkers: Gauge<'name' | 'state'>;
+  readonly pinnedTasks: Gauge<'name'>;
+  readonly paused: Gauge<'name'>;
+  readonly deferredMoves: Gauge<'name'>;
   // worker
   readonly workerTasksAssigned: Gauge<'name'>;
   readonly workerTasksRunning: Gauge<'name'>;
@@ -103,6 +107,30 @@ export class PrometheusMetrics implements Metrics {
       name: 'escheduler_master_restarts_total',
       help: 'Restart markers that ended: returned (back within the grace) or expired (tasks moved)',
       labelNames: ['name', 'result'],
+      registers: r,
+    });
+    this.controlWorkers = new Gauge({
+      name: 'escheduler_master_control_workers',
+      help: 'Online workers cordoned or draining at the last schedule, by state',
+      labelNames: ['name', 'state'],
+      registers: r,
+    });
+    this.pinnedTasks = new Gauge({
+      name: 'escheduler_master_pinned_tasks',
+      help: 'Pins in effect at the last schedule',
+      labelNames: ['name'],
+      registers: r,
+    });
+    this.paused = new Gauge({
+      name: 'escheduler_master_paused',
+      help: '1 while the fleet is paused (no moves between live workers), as of the last schedule',
+      labelNames: ['name'],
+      registers: r,
+    });
+    this.deferredMoves = new Gauge({
+      name: 'escheduler_master_deferred_moves',
+      help: 'Moves the maxMoves budget deferred at the last schedule',
+      labelNames: ['name'],
       registers: r,
     });
     this.workerTasksAssigned = new Gauge({

@@ -27,6 +27,13 @@ export interface MasterOptions extends NodeOptions {
    * @default 'claim'
    */
   handoff?: 'claim' | 'none';
+  /**
+   * At most this many tasks move between live workers per schedule; when a plan needs more, the moves
+   * that reduce imbalance most are made and the master schedules again after `rebalanceWait` until the
+   * plan is reached. Orphans (new tasks, dead workers' tasks) never wait. A positive whole number.
+   * @default Infinity (unlimited)
+   */
+  maxMoves?: number;
 }
 
 export interface ResolvedMasterOptions extends ResolvedNodeOptions {
@@ -35,6 +42,7 @@ export interface ResolvedMasterOptions extends ResolvedNodeOptions {
   timeout: number;
   rebalanceWait: number;
   handoff: 'claim' | 'none';
+  maxMoves: number;
 }
 
 /** Checks every option and fills in the defaults; the error names the bad option. */
@@ -47,9 +55,16 @@ export function parseMasterOptions(options: MasterOptions): ResolvedMasterOption
   if (handoff !== 'claim' && handoff !== 'none') {
     throw new OptionError(`Expected \`handoff\` to be 'claim' or 'none', got \`${String(handoff)}\``);
   }
+  const maxMoves = options.maxMoves ?? Number.POSITIVE_INFINITY;
+  if (maxMoves !== Number.POSITIVE_INFINITY && !(Number.isSafeInteger(maxMoves) && maxMoves >= 1)) {
+    throw new OptionError(
+      `Expected \`maxMoves\` to be a whole number ≥ 1 (or Infinity), got \`${String(options.maxMoves)}\``,
+    );
+  }
   return {
     ...node,
     handoff,
+    maxMoves,
     generator: options.generator,
     interval: msOption('interval', options.interval ?? DEFAULT_INTERVAL, 10),
     timeout: msOption('timeout', options.timeout ?? DEFAULT_TIMEOUT, 1),

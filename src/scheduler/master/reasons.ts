@@ -15,6 +15,10 @@ export type ScheduleReason =
   | 'workers changed'
   /** A restarting worker's grace ran out (its marker's lease expired): its held tasks move. */
   | 'restart expired'
+  /** The operators' control state under `control/` changed (after `rebalanceWait`). */
+  | 'control changed'
+  /** The previous schedule left moves for later (`maxMoves`); after `rebalanceWait`. */
+  | 'moves deferred'
   /** `interval` elapsed. */
   | 'interval'
   /** The previous schedule failed on the store. */

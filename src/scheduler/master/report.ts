@@ -26,6 +26,12 @@ export interface ScheduleReport {
   restarting?: string[];
   /** Tasks held for the restarting workers (kept on them, not running until they return). */
   held?: number;
+  /** Moves the `maxMoves` budget left for the next schedule (which follows after `rebalanceWait`). */
+  deferred: number;
+  /** The master's `maxMoves` (null: unlimited), so a dry run (`Admin.plan`) plans as the master does. */
+  maxMoves: number | null;
+  /** The control in effect: online workers cordoned or draining, pins in effect, paused. */
+  control: { cordoned: string[]; draining: string[]; pins: number; paused: boolean };
   /** Txns written. */
   txns: number;
   durationMs: number;
@@ -51,6 +57,9 @@ export function startReport(leader: string, startedMs: number, request: Schedule
     moves: 0,
     restarting: [],
     held: 0,
+    deferred: 0,
+    maxMoves: null,
+    control: { cordoned: [], draining: [], pins: 0, paused: false },
     txns: 0,
     durationMs: 0,
     errors: [],

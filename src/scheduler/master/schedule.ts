@@ -1,11 +1,13 @@
 /** One schedule: read the workers, generate, validate, plan, write in fenced txns, report. */
-import { InvalidTaskError, NotLeaderError } from '../../errors.js';
+import { NotLeaderError } from '../../errors.js';
 import type { Compare } from '../../store/port.js';
-import { type Task, validateTask } from '../../task.js';
+import type { Task } from '../../task.js';
 import { linkSignal, raceSignal } from '../../util/signals.js';
-import { markerName } from '../restart.js';
+import { restartingWorkers, validTasks } from '../control/inputs.js';
+import { planWithControl } from '../control/plan.js';
+import { parseControl } from '../control/state.js';
 import type { MasterContext, Term } from './context.js';
-import { rebalanceHolding } from './hold.js';
+import { reportControl } from './control.js';
 import { reasonLabel, type ScheduleRequest } from './reasons.js';
 import { type ScheduleReport, startReport } from './report.js';
 import { batchUnits, parseAssignment, planUnits, type WriteOp, writePhases } from './writes.js';
@@ -110,21 +112,12 @@ async function onlineWorkers(ctx: MasterContext, errors: string[]): Promise<stri
 }
 
 /** The desired tasks that are valid, first of each id kept; the others are reported and counted. */
-function validTasks(ctx: MasterContext, desired: readonly Task[], report: ScheduleReport): Task[] {
-  const tasks: Task[] = [];
-  const seen = new Set<string>();
-  for (const t of desired) {
-    try {
-      validateTask(t);
-      if (seen.has(t.id))
-        throw new InvalidTaskError(t.id, `task ${JSON.stringify(t.id)}: duplicate id (first kept)`);
-      seen.add(t.id);
-      tasks.push(t);
-    } catch (err) {
-      ctx.o.metrics.invalidTasks.inc({ name: ctx.o.name });
-      report.errors.push((err as Error).message);
-      ctx.log.warn({ err: (err as Error).message }, 'invalid task skipped');
-    }
+function validDesired(ctx: MasterContext, desired: readonly Task[], report: ScheduleReport): Task[] {
+  const { tasks, invalid } = validTasks(desired);
+  for (const err of invalid) {
+    ctx.o.metrics.invalidTasks.inc({ name: ctx.o.name });
+    report.errors.push(err.message);
+    ctx.log.warn({ err: err.message }, 'invalid task skipped');
   }
   return tasks;
 }
@@ -137,28 +130,34 @@ async function apply(
   term: Term,
 ): Promise<void> {
   const { o, k } = ctx;
-  const tasks = validTasks(ctx, desired, report);
+  const tasks = validDesired(ctx, desired, report);
   report.tasks = tasks.length;
 
   // The current assignment and the stored values (to rewrite a task whose payload or priority changed),
-  // and the workers restarting within their grace, whose assignment is held where it is.
-  const [assignment, markers] = await Promise.all([
+  // the workers restarting within their grace, whose assignment is held where it is, and the operators'
+  // control state: the same reads and the same plan as `Admin.plan()`.
+  const [assignment, markers, controlled] = await Promise.all([
     o.store.range(k.taskPrefix, { prefix: true }),
     o.store.range(k.restartingPrefix, { prefix: true, keysOnly: true }),
+    o.store.range(k.controlPrefix, { prefix: true }),
   ]);
   const stored = parseAssignment(assignment.kvs, k);
   const online = new Set(workers);
-  const restarting: string[] = [];
-  for (const kv of markers.kvs) {
-    const w = markerName(kv.key, k.restartingPrefix);
-    if (w !== undefined && !online.has(w)) restarting.push(w);
-  }
-  restarting.sort();
-  const plan = rebalanceHolding({ workers, tasks, current: stored.current, held: new Set(restarting) });
+  const restarting = restartingWorkers(markers.kvs, k.restartingPrefix, online);
+  const control = parseControl(controlled.kvs, k);
+  const plan = planWithControl({
+    workers,
+    tasks,
+    current: stored.current,
+    control,
+    maxMoves: o.maxMoves,
+    hold: new Set(restarting),
+  });
   report.moves = plan.moves;
   report.restarting = restarting;
   report.held = 0;
-  for (const list of plan.held.values()) report.held += list.length;
+  for (const w of restarting) report.held += plan.target.get(w)?.length ?? 0;
+  reportControl(ctx, report, control, plan);
   const units = planUnits(plan, stored, k, online);
 
   report.revoked = plan.revoke.length + stored.malformed.length;

@@ -10,6 +10,7 @@ import type { Compare } from '../../store/port.js';
 import { type Clock, sleep } from '../../util/clock.js';
 import { linkSignal, onAbort } from '../../util/signals.js';
 import type { MasterContext, Term } from './context.js';
+import { scheduleDeferred, watchControl } from './control.js';
 import type { ScheduleReason } from './reasons.js';
 import { rfc3339 } from './report.js';
 import { watchRestarts } from './restarts.js';
@@ -35,6 +36,7 @@ export async function runTerm(
   let watching: Promise<void> | undefined;
   let ticking: Promise<void> | undefined;
   let restarts: Promise<void> | undefined;
+  let controlling: Promise<void> | undefined;
   try {
     const barrier = await startupBarrier(ctx, term);
     ctx.requests.add(barrier.reason);
@@ -56,11 +58,13 @@ export async function runTerm(
       if (!termSignal.aborted) termAbort.abort(new Error('restart marker watch ended'));
     });
     ticking = tick(ctx, termSignal);
+    controlling = watchControl(ctx, termSignal);
     let first = true;
     while (!termSignal.aborted) {
       await ctx.requests.wait(termSignal);
       if (termSignal.aborted) break;
       const report = await schedule(ctx, ctx.requests.take(), term);
+      scheduleDeferred(ctx, report, termSignal);
       if (report.result === 'error') {
         // A store failure mid-write leaves a partial plan: try again soon rather than at the next trigger.
         void sleep(ctx.o.clock, ERROR_RETRY_DELAY, termSignal).then(
@@ -78,7 +82,7 @@ export async function runTerm(
   } finally {
     termAbort.abort(new Error('term ended'));
     unlink();
-    await Promise.allSettled([watching, ticking, restarts]);
+    await Promise.allSettled([watching, ticking, restarts, controlling]);
   }
 }
 
