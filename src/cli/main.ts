@@ -18,6 +18,7 @@ import {
   DEFAULT_TTL,
 } from '../scheduler/options.js';
 import { addConnectionFlags, CliError, LOG_LEVELS } from './common.js';
+import { addControlCommands } from './control-commands.js';
 import { demoCommand } from './demo.js';
 import { formatDuration, parseDuration, parseInteger } from './duration.js';
 import { runCommand } from './run.js';
@@ -131,6 +132,11 @@ export function buildProgram(): Command {
         .choices(['claim', 'none'])
         .default('claim'),
     )
+    .option(
+      '--max-moves <n>',
+      'at most this many tasks move between live workers per schedule (default: unlimited)',
+      int('--max-moves', 1),
+    )
     .option('--no-master', 'do not run a master candidate')
     .option('--no-worker', 'do not run a worker')
     .option('--http <host:port>', 'serve /metrics, /healthz and /readyz (e.g. 127.0.0.1:9090 or :9090)')
@@ -164,6 +170,7 @@ export function buildProgram(): Command {
     .option('--plain', 'plain log lines even on a terminal')
     .action(async (flags) => finish(await demoCommand(flags)));
   addConnectionFlags(demo, durationOption);
+  addControlCommands(program, { durationOption, int, finish });
   return program;
 }
 

@@ -32,6 +32,7 @@ export interface RunFlags extends ConnectionFlags {
   generator?: string;
   handler?: string;
   handoff: string;
+  maxMoves?: number;
   master: boolean;
   worker: boolean;
   http?: string;
@@ -145,6 +146,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
               rebalanceWait: flags.rebalanceWait,
               timeout: flags.timeout,
               handoff: flags.handoff as 'claim' | 'none',
+              maxMoves: flags.maxMoves,
             }),
         )
       : undefined;

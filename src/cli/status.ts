@@ -4,6 +4,7 @@
  * their grace (tasks held, time left), tasks assigned to no live worker, the start-up barrier and the last
  * schedule (`/<root>/status/master`).
  */
+import { type ControlState, parseControl } from '../scheduler/control/state.js';
 import { keys, rootPath } from '../scheduler/keys.js';
 import type { ScheduleReport } from '../scheduler/master.js';
 import { restartingWorkers } from '../scheduler/restart.js';
@@ -57,6 +58,8 @@ export interface StatusReport {
    * (yet, or ever — a Go master does not write `/<root>/status/master`), so it may be old news.
    */
   lastScheduleStale: string | null;
+  /** The operators' control state (`/<root>/control/`): cordoned/draining workers, pins, pause, problems. */
+  control: ControlState;
   /** Store revision the report was read at. */
   revision: number;
 }
@@ -64,17 +67,19 @@ export interface StatusReport {
 /** Reads the status of the fleet under `root`. */
 export async function collectStatus(store: Store, root: string): Promise<StatusReport> {
   const k = keys(root);
-  const [election, workers, tasks, claims, waiters, ready, left, master, markers] = await Promise.all([
-    store.range(`${k.election}/`, { prefix: true, sortBy: 'create', sortOrder: 'ascend' }),
-    store.range(k.workerPrefix, { prefix: true }),
-    store.range(k.taskPrefix, { prefix: true }),
-    store.range(k.claimPrefix, { prefix: true }),
-    store.range(`${k.barrier}/waiters/`, { prefix: true, countOnly: true }),
-    store.get(`${k.barrier}/ready`),
-    store.get(k.barrierLeft),
-    store.get(k.masterStatus),
-    store.range(k.restartingPrefix, { prefix: true }),
-  ]);
+  const [election, workers, tasks, claims, waiters, ready, left, master, markers, control] =
+    await Promise.all([
+      store.range(`${k.election}/`, { prefix: true, sortBy: 'create', sortOrder: 'ascend' }),
+      store.range(k.workerPrefix, { prefix: true }),
+      store.range(k.taskPrefix, { prefix: true }),
+      store.range(k.claimPrefix, { prefix: true }),
+      store.range(`${k.barrier}/waiters/`, { prefix: true, countOnly: true }),
+      store.get(`${k.barrier}/ready`),
+      store.get(k.barrierLeft),
+      store.get(k.masterStatus),
+      store.range(k.restartingPrefix, { prefix: true }),
+      store.range(k.controlPrefix, { prefix: true }),
+    ]);
   const groupOf = new Map<string, string>();
   const assignedBy = new Map<string, string[]>();
   const allAssignments: { worker: string; id: string }[] = [];
@@ -168,6 +173,7 @@ export async function collectStatus(store: Store, root: string): Promise<StatusR
     barrier: { passed: !!left, leftAt: left?.value ?? null, waiting: waiters.count, ready: !!ready },
     lastSchedule,
     lastScheduleStale,
+    control: parseControl(control.kvs, k),
     revision: election.revision,
   };
 }
@@ -180,6 +186,12 @@ function groupLabel(g: string): string {
 export function renderStatus(s: StatusReport): string {
   const lines: string[] = [];
   const others = s.candidates.length > 1 ? ` (+${s.candidates.length - 1} standby)` : '';
+  const pause = s.control.pause;
+  if (pause) {
+    lines.push(
+      `PAUSED since ${pause.at} by ${pause.by}${pause.reason ? ` — ${pause.reason}` : ''}: no task moves between live workers`,
+    );
+  }
   lines.push(`root ${s.root} · leader ${s.leader ?? 'none'}${others}`);
   const b = s.barrier;
   lines.push(
@@ -197,7 +209,8 @@ export function renderStatus(s: StatusReport): string {
   );
   if (s.lastScheduleStale) lines.push(`  (stale: ${s.lastScheduleStale})`);
   lines.push('');
-  const rows = [['WORKER', 'LEASE', 'ASSIGNED', 'CLAIMED', 'TASKS BY GROUP (* = claimed)']];
+  const stateOf = new Map(s.control.workers.map((c) => [c.worker, c.state]));
+  const rows = [['WORKER', 'STATE', 'LEASE', 'ASSIGNED', 'CLAIMED', 'TASKS BY GROUP (* = claimed)']];
   for (const w of s.workers) {
     const claimed = new Set(w.claimed);
     const groups = Object.keys(w.groups)
@@ -209,13 +222,14 @@ export function renderStatus(s: StatusReport): string {
       .join(' · ');
     rows.push([
       w.name,
+      stateOf.get(w.name) ?? '-',
       w.ttl >= 0 ? `${w.ttl}s` : 'gone',
       String(w.assigned.length),
       String(w.claimed.length),
       groups,
     ]);
   }
-  if (s.workers.length === 0) rows.push(['(no worker online)', '', '', '', '']);
+  if (s.workers.length === 0) rows.push(['(no worker online)', '', '', '', '', '']);
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   for (const r of rows)
     lines.push(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  '));
@@ -232,12 +246,38 @@ export function renderStatus(s: StatusReport): string {
       ? 'tasks assigned to no live worker: none'
       : `tasks assigned to no live worker: ${s.orphaned.map((o) => `${o.id} (on ${o.worker})`).join(', ')}`,
   );
+  lines.push(...renderControl(s));
   if (s.strayClaims.length > 0) {
     lines.push(
       `claims of workers no longer online: ${s.strayClaims.map((c) => `${c.id} (${c.worker})`).join(', ')}`,
     );
   }
   return lines.join('\n');
+}
+
+/** Cordoned/draining workers (with who, why, since), pins and malformed control entries. */
+function renderControl(s: StatusReport): string[] {
+  const lines: string[] = [];
+  const online = new Set(s.workers.map((w) => w.name));
+  const why = (c: { by: string; reason: string; at: string }) =>
+    `by ${c.by || '?'} at ${c.at || '?'}${c.reason ? `: ${c.reason}` : ''}`;
+  for (const c of s.control.workers) {
+    lines.push(`${c.state} ${c.worker}${online.has(c.worker) ? '' : ' (not online)'} ${why(c)}`);
+  }
+  if (s.control.pins.length > 0) {
+    const holder = new Map<string, string>();
+    for (const w of s.workers) for (const id of w.assigned) holder.set(id, w.name);
+    lines.push(
+      `pins: ${s.control.pins
+        .map((p) => {
+          const on = holder.get(p.task);
+          return `${p.task}→${p.worker}${on === p.worker ? '' : ` (now on ${on ?? 'no worker'})`}`;
+        })
+        .join(', ')}`,
+    );
+  }
+  for (const problem of s.control.problems) lines.push(`control problem: ${problem}`);
+  return lines;
 }
 
 export interface StatusFlags extends ConnectionFlags {

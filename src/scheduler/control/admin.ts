@@ -11,7 +11,7 @@ import { type Clock, systemClock } from '../../util/clock.js';
 import { checkName, type Keys, keys } from '../keys.js';
 import { rfc3339, type ScheduleReport } from '../master/report.js';
 import { parseAssignment } from '../master/writes.js';
-import { restartingWorkers, validTasks } from './inputs.js';
+import { validTasks, workersInGrace } from './inputs.js';
 import { planWithControl } from './plan.js';
 import { type PlanReport, summarizePlan } from './plan-report.js';
 import {
@@ -190,7 +190,7 @@ export class Admin {
     const workers = first.kvs
       .map((kv) => kv.key.slice(this.k.workerPrefix.length))
       .filter((n) => n.length > 0 && !n.includes('/'));
-    const hold = new Set(restartingWorkers(markers.kvs, this.k.restartingPrefix, new Set(workers)));
+    const hold = new Set(workersInGrace(markers.kvs, this.k.restartingPrefix, new Set(workers)));
     const stored = parseAssignment(assigned.kvs, this.k);
     const control = parseControl(controlled.kvs, this.k);
     const problems = [...control.problems];

@@ -26,7 +26,7 @@ export function validTasks(desired: readonly Task[]): { tasks: Task[]; invalid: 
 }
 
 /** The workers restarting within their grace: a live marker and not online (sorted). */
-export function restartingWorkers(
+export function workersInGrace(
   kvs: Iterable<{ key: string }>,
   prefix: string,
   online: ReadonlySet<string>,

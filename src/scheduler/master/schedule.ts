@@ -3,7 +3,7 @@ import { NotLeaderError } from '../../errors.js';
 import type { Compare } from '../../store/port.js';
 import type { Task } from '../../task.js';
 import { linkSignal, raceSignal } from '../../util/signals.js';
-import { restartingWorkers, validTasks } from '../control/inputs.js';
+import { validTasks, workersInGrace } from '../control/inputs.js';
 import { planWithControl } from '../control/plan.js';
 import { parseControl } from '../control/state.js';
 import type { MasterContext, Term } from './context.js';
@@ -143,7 +143,7 @@ async function apply(
   ]);
   const stored = parseAssignment(assignment.kvs, k);
   const online = new Set(workers);
-  const restarting = restartingWorkers(markers.kvs, k.restartingPrefix, online);
+  const restarting = workersInGrace(markers.kvs, k.restartingPrefix, online);
   const control = parseControl(controlled.kvs, k);
   const plan = planWithControl({
     workers,
