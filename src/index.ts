@@ -23,9 +23,12 @@ export {
   WorkerNameTakenError,
   WorkerNumExceedMaximumError,
 } from './errors.js';
+export type { Capacities } from './planner/capacity.js';
+export { MAX_WORKER_CAPACITY } from './planner/capacity.js';
 export type {
   Assignment,
   CurrentAssignment,
+  PlanMode,
   RebalanceInput,
   RebalanceResult,
   RebalanceStats,
@@ -100,6 +103,6 @@ export type {
 } from './store/port.js';
 export { NO_LEASE } from './store/port.js';
 export type { Task } from './task.js';
-export { validateTask } from './task.js';
+export { MAX_TASK_WEIGHT, validateTask } from './task.js';
 export type { Clock, TimerHandle } from './util/clock.js';
 export type { Logger } from './util/logger.js';

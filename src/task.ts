@@ -21,7 +21,16 @@ export interface Task {
   group?: string;
   /** Opaque payload. Absent encodes as Go's nil (`"Raw":null`), an empty array as `"Raw":""`. @default none */
   raw?: Uint8Array;
+  /**
+   * What the task costs, relative to others: an integer in 1..{@link MAX_TASK_WEIGHT}. The planner
+   * balances the sum of weights (see `rebalance`). Stored as an extra field `"W"` only when ≠ 1, so a task
+   * of weight 1 encodes byte-identically to the Go original, and Go workers ignore the field. @default 1
+   */
+  weight?: number;
 }
+
+/** Largest task weight accepted. */
+export const MAX_TASK_WEIGHT = 1_000_000;
 
 /** Longest task id accepted. */
 export const MAX_TASK_ID_LENGTH = 256;
@@ -49,6 +58,16 @@ export function validateTask(task: Task): void {
   if (task.priority !== undefined && !Number.isFinite(task.priority)) {
     throw new InvalidTaskError(id, `task ${JSON.stringify(id)}: priority must be a finite number`);
   }
+  const weight: unknown = task.weight;
+  if (
+    weight !== undefined &&
+    !(typeof weight === 'number' && Number.isInteger(weight) && weight >= 1 && weight <= MAX_TASK_WEIGHT)
+  ) {
+    throw new InvalidTaskError(
+      id,
+      `task ${JSON.stringify(id)}: weight must be an integer in 1..${MAX_TASK_WEIGHT}, got ${JSON.stringify(weight)}`,
+    );
+  }
   if (task.raw !== undefined && !(task.raw instanceof Uint8Array)) {
     throw new InvalidTaskError(id, `task ${JSON.stringify(id)}: raw must be a Uint8Array`);
   }
@@ -68,7 +87,7 @@ function encodedTaskSize(task: Task): number {
     Buffer.byteLength(task.id) * 6 +
     Buffer.byteLength(task.key ?? '') * 6 +
     Buffer.byteLength(task.group ?? '') * 6 +
-    64
+    80
   );
 }
 
@@ -103,13 +122,17 @@ function goFloat(f: number): string {
   return Object.is(f, -0) ? '-0' : String(f);
 }
 
-/** Encodes a task exactly as the original stores it: `{"P":..,"Key":..,"Group":..,"ID":..,"Raw":..}`. */
+/**
+ * Encodes a task exactly as the original stores it: `{"P":..,"Key":..,"Group":..,"ID":..,"Raw":..}`, plus
+ * `,"W":n` at the end when the weight is not 1 (no Go field matches "W", even case-insensitively).
+ */
 export function encodeTask(task: Task): string {
   // Go's []byte: nil is `null`, an empty non-nil slice is `""`.
   const raw = task.raw ? `"${Buffer.from(task.raw).toString('base64')}"` : 'null';
+  const weight = task.weight !== undefined && task.weight !== 1 ? `,"W":${task.weight}` : '';
   return `{"P":${goFloat(task.priority ?? 0)},"Key":${goString(task.key ?? '')},"Group":${goString(
     task.group ?? '',
-  )},"ID":${goString(task.id)},"Raw":${raw}}`;
+  )},"ID":${goString(task.id)},"Raw":${raw}${weight}}`;
 }
 
 /** Decodes a task value written by the original or by us. Throws {@link InvalidTaskError} when malformed. */
@@ -143,5 +166,17 @@ export function decodeTask(value: string, idHint = '?'): Task {
   const raw = fields.get('raw');
   // `"Raw":""` is Go's empty non-nil slice: keep it empty (not absent) so it encodes back to the same bytes.
   if (typeof raw === 'string') task.raw = new Uint8Array(Buffer.from(raw, 'base64'));
+  const weight = fields.get('w');
+  if (weight !== undefined && weight !== 1) {
+    if (
+      !(typeof weight === 'number' && Number.isInteger(weight) && weight >= 1 && weight <= MAX_TASK_WEIGHT)
+    ) {
+      throw new InvalidTaskError(
+        id,
+        `task ${JSON.stringify(id)}: "W" must be an integer in 1..${MAX_TASK_WEIGHT}, got ${JSON.stringify(weight)}`,
+      );
+    }
+    task.weight = weight;
+  }
   return task;
 }

@@ -59,6 +59,15 @@ describe('parsers', () => {
       () => parseTaskList('[{"id":"a","priority":"high"}]', 'f.json'),
       /"priority" must be a number/,
     );
+    assert.equal(parseTaskList('[{"id":"a","weight":40}]', 'f.json')[0].weight, 40);
+    assert.equal(parseTaskList('[{"id":"a"}]', 'f.json')[0].weight, undefined);
+    for (const bad of ['0', '2.5', '"9"', '1000001']) {
+      assert.throws(
+        () => parseTaskList(`[{"id":"a","weight":${bad}}]`, 'f.json'),
+        /f\.json: entry 0 \(a\): "weight" must be an integer in 1\.\.1000000/,
+        bad,
+      );
+    }
   });
 });
 

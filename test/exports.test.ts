@@ -36,6 +36,8 @@ const EXPECTED: Record<string, string[]> = {
     'EtcdStore',
     'InvalidTaskError',
     'LeaseNotFoundError',
+    'MAX_TASK_WEIGHT',
+    'MAX_WORKER_CAPACITY',
     'Master',
     'MemoryStore',
     'NO_LEASE',
@@ -91,7 +93,7 @@ console.log(JSON.stringify(out));
 
 /** A consumer written against the published types: fails to compile if a subpath or a type is missing. */
 const CONSUMER = `
-import type { Clock, Logger, MasterOptions, Metrics, NodeOptions, RunHandler, Store, Task, WorkerOptions } from 'escheduler';
+import type { Capacities, Clock, Logger, MasterOptions, Metrics, NodeOptions, RunHandler, Store, Task, WorkerOptions } from 'escheduler';
 import { EtcdStore, Master, MemoryStore, noopMetrics, Worker, WorkerStatus } from 'escheduler';
 import type { SessionOptions } from 'escheduler/recipes';
 import { Election, keys, Session } from 'escheduler/recipes';
@@ -103,14 +105,15 @@ const store: Store = new TestStore({ clock });
 const metrics: Metrics = new PrometheusMetrics();
 const none: Metrics = noopMetrics;
 const logger: Logger | undefined = undefined;
-const task: Task = { id: 'a' };
+const task: Task = { id: 'a', weight: 3 };
+const caps: Capacities = { a: 2 };
 const run: RunHandler = async (_t, { signal }) => void signal;
 const base: NodeOptions = { store, rootName: 'r', maxNumNodes: 2, clock, metrics, logger };
 const m: MasterOptions = { ...base, generator: () => [task] };
 const w: WorkerOptions = { ...base, run };
 const status: string = WorkerStatus.Registered;
 const so: SessionOptions | undefined = undefined;
-export const all = [Master, Worker, EtcdStore, MemoryStore, Election, Session, keys, none, m, w, status, so];
+export const all = [Master, Worker, EtcdStore, MemoryStore, Election, Session, keys, none, m, w, status, so, caps];
 `;
 
 describe('public surface of the built package', () => {

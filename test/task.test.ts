@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { InvalidTaskError } from '../src/errors.js';
-import { decodeTask, encodeTask, validateTask } from '../src/task.js';
+import { decodeTask, encodeTask, MAX_TASK_WEIGHT, validateTask } from '../src/task.js';
 
 const enc = new TextEncoder();
 
@@ -78,5 +78,46 @@ describe('task wire format (the original Go JSON)', () => {
     }
     assert.throws(() => validateTask({ id: 'big', raw: new Uint8Array(2 * 1024 * 1024) }), /big/);
     validateTask({ id: 'ok.name_1-2', raw: new Uint8Array(1000) });
+  });
+
+  it('writes the weight as an extra "W" field only when it is not 1, and reads it back', () => {
+    const base = '{"P":0,"Key":"","Group":"","ID":"x","Raw":null}';
+    assert.equal(encodeTask({ id: 'x', weight: 1 }), base);
+    assert.equal(encodeTask({ id: 'x' }), base);
+    assert.equal(
+      encodeTask({ id: 'x', weight: 20 }),
+      '{"P":0,"Key":"","Group":"","ID":"x","Raw":null,"W":20}',
+    );
+    assert.deepEqual(decodeTask('{"P":0,"Key":"","Group":"","ID":"x","Raw":null,"W":20}'), {
+      id: 'x',
+      weight: 20,
+    });
+    assert.deepEqual(
+      decodeTask('{"ID":"x","w":7}'),
+      { id: 'x', weight: 7 },
+      'case-insensitive, like the rest',
+    );
+    assert.deepEqual(decodeTask('{"ID":"x","W":1}'), { id: 'x' }, 'weight 1 is the default');
+    for (const bad of ['0', '-2', '1.5', '"3"', '1000001', 'null']) {
+      assert.throws(
+        () => decodeTask(`{"ID":"x","W":${bad}}`),
+        (e: unknown) => e instanceof InvalidTaskError && /"W"/.test(e.message) && /x/.test(e.message),
+        bad,
+      );
+    }
+    const t = { id: 'heavy', priority: 2, key: 'k', group: 'g', raw: new Uint8Array([1]), weight: 1_000_000 };
+    assert.deepEqual(decodeTask(encodeTask(t)), t);
+  });
+
+  it('validates the weight: an integer in 1..1,000,000, named in the error', () => {
+    for (const weight of [0, -1, 1.5, Number.NaN, 1_000_001, '2' as unknown as number]) {
+      assert.throws(
+        () => validateTask({ id: 'w', weight }),
+        (e: unknown) => e instanceof InvalidTaskError && /weight/.test(e.message) && /"w"/.test(e.message),
+        String(weight),
+      );
+    }
+    validateTask({ id: 'w', weight: 1 });
+    validateTask({ id: 'w', weight: MAX_TASK_WEIGHT });
   });
 });

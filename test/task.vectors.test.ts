@@ -42,5 +42,10 @@ describe('task wire format: the Go test vectors', () => {
       else assert.equal(Buffer.from(t.raw ?? new Uint8Array()).toString('base64'), v.raw);
       assert.equal(encodeTask(t), v.go);
     });
+
+    it(`${v.name}: no weight field decodes to weight 1, and weight 1 encodes to Go's bytes`, () => {
+      assert.equal(decodeTask(v.go).weight ?? 1, 1);
+      assert.equal(encodeTask({ ...taskOf(v), weight: 1 }), v.go);
+    });
   }
 });

@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Generator } from '../scheduler/options.js';
 import type { RunHandler } from '../scheduler/worker.js';
-import type { Task } from '../task.js';
+import { MAX_TASK_WEIGHT, type Task } from '../task.js';
 import { CliError } from './common.js';
 
 /** One entry of a JSON task list; `raw` is UTF-8 text. */
@@ -19,6 +19,7 @@ export interface JsonTask {
   group?: string;
   key?: string;
   raw?: string;
+  weight?: number;
 }
 
 function checkFile(path: string, flag: string): string {
@@ -37,7 +38,9 @@ export function parseTaskList(text: string, file: string): Task[] {
     throw new CliError(`--generator ${file}: malformed JSON: ${(err as Error).message}`);
   }
   if (!Array.isArray(data)) {
-    throw new CliError(`--generator ${file}: expected a JSON array of {id, priority?, group?, key?, raw?}`);
+    throw new CliError(
+      `--generator ${file}: expected a JSON array of {id, priority?, group?, key?, raw?, weight?}`,
+    );
   }
   return data.map((entry: unknown, i) => {
     const where = `--generator ${file}: entry ${i}`;
@@ -53,6 +56,17 @@ export function parseTaskList(text: string, file: string): Task[] {
     if (e.priority !== undefined && (typeof e.priority !== 'number' || !Number.isFinite(e.priority))) {
       throw new CliError(`${where} (${e.id}): "priority" must be a number`);
     }
+    if (
+      e.weight !== undefined &&
+      !(
+        typeof e.weight === 'number' &&
+        Number.isInteger(e.weight) &&
+        e.weight >= 1 &&
+        e.weight <= MAX_TASK_WEIGHT
+      )
+    ) {
+      throw new CliError(`${where} (${e.id}): "weight" must be an integer in 1..${MAX_TASK_WEIGHT}`);
+    }
     return toTask(e as unknown as JsonTask);
   });
 }
@@ -62,6 +76,7 @@ function toTask(e: JsonTask | (Omit<Task, 'raw'> & { raw?: unknown })): Task {
   if (e.priority !== undefined) task.priority = e.priority;
   if (e.group !== undefined) task.group = e.group;
   if (e.key !== undefined) task.key = e.key;
+  if (e.weight !== undefined) task.weight = e.weight;
   if (typeof e.raw === 'string') task.raw = new Uint8Array(Buffer.from(e.raw, 'utf8'));
   else if (e.raw instanceof Uint8Array) task.raw = e.raw;
   return task;

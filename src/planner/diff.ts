@@ -32,6 +32,8 @@ export interface DiffInput {
   copies: Map<number, number[]>;
   /** Task → the worker the plan puts it on (−1 only without workers). */
   final: Int32Array;
+  /** Task → its weight; absent: all 1. */
+  weight?: ArrayLike<number>;
 }
 
 /** The result of {@link diff}. */
@@ -44,6 +46,8 @@ export interface Diff {
   assign: Assignment[];
   unkeyedMoves: number;
   keyedMoves: number;
+  /** Total weight of the moved tasks. */
+  movedWeight: number;
 }
 
 /**
@@ -52,13 +56,14 @@ export interface Diff {
  * one of its copies runs is not.
  */
 export function diff(d: DiffInput, revoke: Revocation[]): Diff {
-  const { tasks, names, index, prio, isKeyed, holder, copies, final } = d;
+  const { tasks, names, index, prio, isKeyed, holder, copies, final, weight } = d;
   const ids = index.ids;
   const N = tasks.length;
   const W = names.length;
   const assigned: number[] = [];
   let unkeyedMoves = 0;
   let keyedMoves = 0;
+  let movedWeight = 0;
   const perWorker: Task[][] = Array.from({ length: W }, () => []);
   const unkeyedLoad = new Int32Array(W);
   for (let i = 0; i < N; i++) {
@@ -81,6 +86,7 @@ export function diff(d: DiffInput, revoke: Revocation[]): Diff {
       if (w >= 0) {
         if (isKeyed[i] === 0) unkeyedMoves++;
         else keyedMoves++;
+        movedWeight += weight ? weight[i] : 1;
       }
       continue;
     }
@@ -90,11 +96,12 @@ export function diff(d: DiffInput, revoke: Revocation[]): Diff {
       if (w >= 0) {
         if (isKeyed[i] === 0) unkeyedMoves++;
         else keyedMoves++;
+        movedWeight += weight ? weight[i] : 1;
       }
     }
   }
   sortByPriorityThenId(assigned, prio, index);
   const assign: Assignment[] = assigned.map((i) => ({ worker: names[final[i]], task: tasks[i] }));
   revoke.sort((x, y) => compareStrings(x.worker, y.worker) || compareStrings(x.id, y.id));
-  return { perWorker, unkeyedLoad, assign, unkeyedMoves, keyedMoves };
+  return { perWorker, unkeyedLoad, assign, unkeyedMoves, keyedMoves, movedWeight };
 }

@@ -30,19 +30,37 @@
  * - deterministic: ties are broken by FNV-1a hashes of names, never by name order or `Math.random`; the
  *   result does not depend on the order of `workers`, `tasks` or `current`.
  *
+ * Unequal work and machines (`Task.weight`, `capacities`): a worker's load is the sum of its tasks' weights,
+ * its fair share L·c_w/C (L the total weight, C the total capacity), per group likewise. When every weight
+ * and every online worker's capacity is 1, the plan is exactly the count plan above (the same code runs;
+ * `test/planner.allones.test.ts` checks it against the plans of the planner as it was before weights).
+ * Otherwise (`planner/unequal.ts`):
+ * - unit weights, no keys, some capacity ≠ 1 (`stats.mode` 'proportional'): per group every worker's count
+ *   is ⌊T_g·c_w/C⌋ or ⌈T_g·c_w/C⌉, in total ⌊T·c_w/C⌋ or ⌈T·c_w/C⌉ (such quotas always exist), and the
+ *   moves equal the lower bound over those quotas (`planner/proportional.ts`);
+ * - otherwise ('weighted'): every task is in a bundle (its key's, whose weight is the sum of its tasks'
+ *   weights, or alone), and in total load(w) ≤ Q_w − 1 + s_w < fair_w + s_w (s_w the heaviest bundle on w)
+ *   and load(w) ≥ Q_w − (S − 1) > fair_w − S (S the heaviest bundle), Q_w = ⌊fair_w⌋ or ⌈fair_w⌉; a
+ *   re-plan of the planner's own output moves nothing; the moved weight is bounded as proven in
+ *   `planner/weighted.ts` (`stats.movedWeightBound`). Groups are not balanced separately in this mode:
+ *   like keyed bundles today, weighted tasks are balanced in total.
+ * - deterministic and order-independent as above.
+ *
  * `workers: []` is well defined: every current assignment is revoked, nothing is assigned (the master treats
  * zero workers as "leave everything as it is" and does not call the planner then).
  */
 import type { Task } from '../task.js';
+import { type Capacities, readCapacities, readWeights } from './capacity.js';
 import { type CurrentAssignment, readCurrent } from './current.js';
 import { type Assignment, diff, type Revocation } from './diff.js';
 import { fnv1a } from './hash.js';
 import { indexTasks, orderWorkers } from './input.js';
 import { type Bundle, planBundles } from './keyed.js';
 import { compareIds, sortSmallByIds, spread } from './order.js';
+import { type PlanMode, planUnequal } from './unequal.js';
 import { planUnkeyed } from './unkeyed.js';
 
-export type { Assignment, CurrentAssignment, Revocation };
+export type { Assignment, Capacities, CurrentAssignment, PlanMode, Revocation };
 
 /** Input of {@link rebalance}. */
 export interface RebalanceInput {
@@ -52,6 +70,8 @@ export interface RebalanceInput {
   tasks: readonly Task[];
   /** What each worker holds now. @default empty */
   current?: CurrentAssignment;
+  /** Worker name → capacity (a positive integer); workers not named have capacity 1. @default all 1 */
+  capacities?: Capacities;
 }
 
 /** Figures about a plan, for status, metrics and tests. */
@@ -66,9 +86,12 @@ export interface RebalanceStats {
   keys: number;
   /** Desired tasks that no live worker holds now (new, or their holder is gone): assigned, not moves. */
   orphans: number;
-  /** Moves of unkeyed tasks (always equal to `unkeyedLowerBound`). */
+  /** Moves of unkeyed tasks (equal to `unkeyedLowerBound` in 'count' and 'proportional' modes). */
   unkeyedMoves: number;
-  /** Minimum moves of unkeyed tasks over every balanced plan (given the keyed placement, see `rebalance`). */
+  /**
+   * Minimum moves of unkeyed tasks over every balanced plan (given the keyed placement, see `rebalance`);
+   * 0 in 'weighted' mode, where `movedWeightBound` bounds the moved weight instead.
+   */
   unkeyedLowerBound: number;
   /** Moves of keyed tasks. */
   keyedMoves: number;
@@ -82,6 +105,16 @@ export interface RebalanceStats {
   maxMinUnkeyed: number;
   /** Largest max − min, over groups, of the unkeyed tasks of that group. */
   worstMaxMinPerGroup: number;
+  /** Which planner ran: 'count' when every weight and capacity is 1 (see `rebalance`). */
+  mode: PlanMode;
+  /** Target load in weight (sum of the tasks' weights) per online worker; equals `load` without weights. */
+  weight: Map<string, number>;
+  /** The largest, over online workers, of its weight load over its fair share L·c_w/C (1 without tasks). */
+  maxLoadOverFair: number;
+  /** Total weight of the moved tasks. */
+  movedWeight: number;
+  /** In 'weighted' mode, the bound on `movedWeight` proven in `planner/weighted.ts`. */
+  movedWeightBound?: number;
 }
 
 /** The result of {@link rebalance}. */
@@ -117,6 +150,10 @@ export function rebalance(input: RebalanceInput): RebalanceResult {
   const N = tasks.length;
   const index = indexTasks(tasks);
   const ids = index.ids;
+  const cap = readCapacities(names, input.capacities);
+  const weights = readWeights(tasks);
+  let mode: PlanMode = 'count';
+  let movedWeightBound: number | undefined;
   // current holders; everything on dead workers, stale ids and duplicate copies is revoked
   const revoke: Revocation[] = [];
   const { holder, copies } = readCurrent(input.current, widx, index, revoke);
@@ -156,7 +193,24 @@ export function rebalance(input: RebalanceInput): RebalanceResult {
     }
     list.push(i);
   }
-  if (W > 0) {
+  if (W > 0 && (cap || weights)) {
+    const plan = planUnequal({
+      W,
+      cap: cap ?? new Float64Array(W).fill(1),
+      weight: weights,
+      bundleOf,
+      groupOf,
+      index,
+      prio,
+      holder,
+      final,
+      workerHash,
+    });
+    mode = plan.mode;
+    movedWeightBound = plan.movedWeightBound;
+    keyedForcedMoves = plan.keyedForcedMoves;
+    unkeyedLowerBound = plan.lowerBound - plan.keyedForcedMoves;
+  } else if (W > 0) {
     // keyed bundles first; the unkeyed extras then level the totals around them
     const keyedLoad = new Int32Array(W);
     if (bundleOf.size > 0) {
@@ -177,16 +231,30 @@ export function rebalance(input: RebalanceInput): RebalanceResult {
     worstMaxMin = unkeyed.worstMaxMin;
   }
 
-  const { perWorker, unkeyedLoad, assign, unkeyedMoves, keyedMoves } = diff(
-    { tasks, names, index, prio, isKeyed, holder, copies, final },
+  const { perWorker, unkeyedLoad, assign, unkeyedMoves, keyedMoves, movedWeight } = diff(
+    { tasks, names, index, prio, isKeyed, holder, copies, final, weight: weights },
     revoke,
   );
   const target = new Map<string, Task[]>();
   const load = new Map<string, number>();
+  const weightLoad = new Map<string, number>();
+  let L = 0;
+  let C = 0;
+  for (let w = 0; w < W; w++) C += cap ? cap[w] : 1;
+  for (let i = 0; i < N; i++) L += weights ? weights[i] : 1;
+  let maxLoadOverFair = W > 0 && L > 0 ? 0 : 1;
   for (const name of input.workers) {
-    const list = perWorker[widx.get(name)!];
+    const w = widx.get(name)!;
+    const list = perWorker[w];
     target.set(name, list);
     load.set(name, list.length);
+    let sum = list.length;
+    if (weights) {
+      sum = 0;
+      for (const t of list) sum += t.weight ?? 1;
+    }
+    weightLoad.set(name, sum);
+    if (L > 0) maxLoadOverFair = Math.max(maxLoadOverFair, (sum * C) / (L * (cap ? cap[w] : 1)));
   }
   return {
     target,
@@ -208,6 +276,11 @@ export function rebalance(input: RebalanceInput): RebalanceResult {
       maxMinTotal: spread(Array.from(perWorker, (l) => l.length)),
       maxMinUnkeyed: spread(unkeyedLoad),
       worstMaxMinPerGroup: worstMaxMin,
+      mode,
+      weight: weightLoad,
+      maxLoadOverFair,
+      movedWeight,
+      ...(movedWeightBound !== undefined ? { movedWeightBound } : {}),
     },
   };
 }

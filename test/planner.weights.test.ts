@@ -1,0 +1,428 @@
+/**
+ * Weights and capacities in the planner (`planner/unequal.ts`, `proportional.ts`, `weighted.ts`): every
+ * guarantee of `rebalance` for them, as fast-check properties, with brute-force oracles on small inputs.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { PlannerInputError } from '../src/errors.js';
+import { type RebalanceInput, type RebalanceResult, rebalance } from '../src/planner/rebalance.js';
+import type { Task } from '../src/task.js';
+import { checkCoverage, checkDiff, currentOf, shape, subsets } from './planner.helpers.js';
+
+interface Spec {
+  caps: number[];
+  tasks: { group: number; key: number | null; weight: number; priority: number; held: number }[];
+}
+
+/** Small inputs: W workers (capacities), tasks with groups/keys/weights, each held by a worker, a dead one or none. */
+function specArb(o: {
+  maxWorkers: number;
+  maxTasks: number;
+  keyed: boolean;
+  weighted: boolean;
+  maxCap?: number;
+}) {
+  return fc.record({
+    caps: fc.array(fc.integer({ min: 1, max: o.maxCap ?? 4 }), { minLength: 1, maxLength: o.maxWorkers }),
+    tasks: fc.array(
+      fc.record({
+        group: fc.integer({ min: 0, max: 2 }),
+        key: o.keyed ? fc.option(fc.integer({ min: 0, max: 2 }), { freq: 2 }) : fc.constant(null),
+        weight: o.weighted
+          ? fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 40 }))
+          : fc.constant(1),
+        priority: fc.integer({ min: 0, max: 2 }),
+        held: fc.integer({ min: -2, max: o.maxWorkers - 1 }),
+      }),
+      { maxLength: o.maxTasks },
+    ),
+  });
+}
+
+function inputOf(spec: Spec): RebalanceInput {
+  const workers = spec.caps.map((_, i) => `w${i}`);
+  const tasks: Task[] = spec.tasks.map((t, i) => ({
+    id: `t${i}`,
+    group: t.group > 0 ? `g${t.group}` : undefined,
+    key: t.key === null ? undefined : `k${t.key}`,
+    weight: t.weight,
+    priority: t.priority || undefined,
+  }));
+  const current = new Map<string, string[]>();
+  spec.tasks.forEach((t, i) => {
+    if (t.held === -1) return;
+    const w = t.held === -2 ? 'dead' : t.held < workers.length ? workers[t.held] : undefined;
+    if (!w) return;
+    current.set(w, [...(current.get(w) ?? []), `t${i}`]);
+  });
+  return { workers, tasks, current, capacities: new Map(workers.map((w, i) => [w, spec.caps[i]])) };
+}
+
+function capOf(input: RebalanceInput, w: string): number {
+  return (input.capacities as Map<string, number>).get(w) ?? 1;
+}
+
+/** The weighted bounds: in total, load ≤ ⌈fair⌉ − 1 + heaviest bundle on w, ≥ ⌊fair⌋ − (S − 1), keys together. */
+function checkWeighted(input: RebalanceInput, result: RebalanceResult): void {
+  const where = checkCoverage(input, result);
+  checkDiff(input, result);
+  if (input.workers.length === 0) return;
+  const bundles = new Map<string, { weight: number; workers: Set<string> }>();
+  for (const t of input.tasks) {
+    const name = t.key ? `key:${t.key}` : `task:${t.id}`;
+    const b = bundles.get(name) ?? { weight: 0, workers: new Set<string>() };
+    b.weight += t.weight ?? 1;
+    b.workers.add(where.get(t.id)!);
+    bundles.set(name, b);
+  }
+  let S = 0;
+  let L = 0;
+  const load = new Map(input.workers.map((w) => [w, 0]));
+  const heaviest = new Map(input.workers.map((w) => [w, 0]));
+  for (const [name, b] of bundles) {
+    assert.equal(b.workers.size, 1, `${name} split`);
+    const w = [...b.workers][0];
+    S = Math.max(S, b.weight);
+    L += b.weight;
+    load.set(w, load.get(w)! + b.weight);
+    heaviest.set(w, Math.max(heaviest.get(w)!, b.weight));
+  }
+  const C = input.workers.reduce((sum, w) => sum + capOf(input, w), 0);
+  for (const w of input.workers) {
+    const num = L * capOf(input, w); // fair share = num / C
+    const l = load.get(w)!;
+    const s = heaviest.get(w)!;
+    if (l > 0) {
+      assert.ok(
+        l - s <= Math.ceil(num / C) - 1,
+        `${w}: load ${l} − heaviest ${s} above ⌈fair⌉ − 1 (${num}/${C})`,
+      );
+      assert.ok(l * C < num + s * C, `${w}: load ${l} not below fair + heaviest`);
+    }
+    assert.ok(l >= Math.floor(num / C) - (S - 1), `${w}: load ${l} below ⌊fair⌋ − (S − 1), S = ${S}`);
+    assert.ok(l * C > num - S * C, `${w}: load ${l} not above fair − S`);
+    assert.equal(result.stats.weight.get(w), l, `stats.weight of ${w}`);
+  }
+  if (!hasLiveCopies(input))
+    assert.ok(result.stats.movedWeight <= result.stats.movedWeightBound!, 'moved weight bound');
+}
+
+function hasLiveCopies(input: RebalanceInput): boolean {
+  const seen = new Set<string>();
+  for (const [w, ids] of input.current as Map<string, string[]>) {
+    if (!input.workers.includes(w)) continue;
+    for (const id of ids) {
+      if (seen.has(id)) return true;
+      seen.add(id);
+    }
+  }
+  return false;
+}
+
+/** Per group and in total, every count is the floor or the ceiling of its proportional share. */
+function checkProportional(input: RebalanceInput, result: RebalanceResult): void {
+  const where = checkCoverage(input, result);
+  checkDiff(input, result);
+  const C = input.workers.reduce((sum, w) => sum + capOf(input, w), 0);
+  const byGroup = new Map<string, Map<string, number>>();
+  const total = new Map(input.workers.map((w) => [w, 0]));
+  for (const t of input.tasks) {
+    const g = t.group ?? '';
+    const m = byGroup.get(g) ?? new Map(input.workers.map((w) => [w, 0]));
+    const w = where.get(t.id)!;
+    m.set(w, m.get(w)! + 1);
+    byGroup.set(g, m);
+    total.set(w, total.get(w)! + 1);
+  }
+  const within = (count: number, n: number, w: string, what: string) => {
+    const num = n * capOf(input, w);
+    assert.ok(
+      count === Math.floor(num / C) || count === Math.ceil(num / C),
+      `${what} of ${w}: ${count}, share ${num}/${C}`,
+    );
+  };
+  for (const [g, m] of byGroup) {
+    const n = [...m.values()].reduce((a, b) => a + b, 0);
+    for (const [w, c] of m) within(c, n, w, `group ${JSON.stringify(g)}`);
+  }
+  for (const [w, c] of total) within(c, input.tasks.length, w, 'total');
+}
+
+/**
+ * The least moves over every quota choice (per group and in total floor or ceiling of the proportional
+ * share), by enumeration; null when no choice exists (which the rounding theorem says never happens).
+ */
+function bruteForceProportional(input: RebalanceInput): number | null {
+  const W = input.workers.length;
+  const caps = input.workers.map((w) => capOf(input, w));
+  const C = caps.reduce((a, b) => a + b, 0);
+  const live = new Map(input.workers.map((w, i) => [w, i]));
+  const holder = new Map<string, number>();
+  for (const [w, ids] of input.current as Map<string, string[]>) {
+    for (const id of ids) if (live.has(w)) holder.set(id, live.get(w)!);
+  }
+  const groups = new Map<string, Task[]>();
+  for (const t of input.tasks) groups.set(t.group ?? '', [...(groups.get(t.group ?? '') ?? []), t]);
+  const options: { choices: number[][]; floor: number[]; held: number[] }[] = [];
+  for (const list of groups.values()) {
+    const n = list.length;
+    const floor = caps.map((c) => Math.floor((n * c) / C));
+    const frac = caps.map((c, w) => ((n * c) % C > 0 ? w : -1)).filter((w) => w >= 0);
+    const r = n - floor.reduce((a, b) => a + b, 0);
+    const held = new Array(W).fill(0);
+    for (const t of list) if (holder.has(t.id)) held[holder.get(t.id)!]++;
+    options.push({ choices: subsets(frac.length, r).map((s) => s.map((i) => frac[i])), floor, held });
+  }
+  let best: number | null = null;
+  const count = new Array(W).fill(0);
+  const go = (g: number, moves: number) => {
+    if (g === options.length) {
+      for (let w = 0; w < W; w++) {
+        const num = input.tasks.length * caps[w];
+        if (count[w] !== Math.floor(num / C) && count[w] !== Math.ceil(num / C)) return;
+      }
+      if (best === null || moves < best) best = moves;
+      return;
+    }
+    const { choices, floor, held } = options[g];
+    for (const extra of choices) {
+      let m = 0;
+      for (let w = 0; w < W; w++) {
+        const q = floor[w] + (extra.includes(w) ? 1 : 0);
+        count[w] += q;
+        m += Math.max(0, held[w] - q);
+      }
+      go(g + 1, moves + m);
+      for (let w = 0; w < W; w++) count[w] -= floor[w] + (extra.includes(w) ? 1 : 0);
+    }
+  };
+  go(0, 0);
+  return best;
+}
+
+const runs = { numRuns: 300 };
+
+describe('planner with capacities (unit weights, no keys): proportional quotas, fewest moves', () => {
+  it('per group and in total floor or ceiling of c_w/C; moves = brute-force least over those quotas', () => {
+    fc.assert(
+      fc.property(specArb({ maxWorkers: 4, maxTasks: 12, keyed: false, weighted: false }), (spec) => {
+        const input = inputOf(spec);
+        const result = rebalance(input);
+        if (spec.caps.some((c) => c !== 1)) assert.equal(result.stats.mode, 'proportional');
+        checkProportional(input, result);
+        const best = bruteForceProportional(input);
+        assert.notEqual(best, null, 'some quota choice exists (rounding theorem)');
+        assert.equal(result.moves, best, 'moves = brute-force least');
+        assert.equal(result.lowerBound, best, 'lower bound = brute-force least');
+      }),
+      runs,
+    );
+  });
+
+  it('larger inputs: the bounds hold, a re-plan moves nothing, a join or leave keeps them', () => {
+    fc.assert(
+      fc.property(
+        specArb({ maxWorkers: 12, maxTasks: 150, keyed: false, weighted: false, maxCap: 8 }),
+        fc.integer({ min: 1, max: 8 }),
+        (spec, joinCap) => {
+          const input = inputOf(spec);
+          const result = rebalance(input);
+          checkProportional(input, result);
+          const again = rebalance({ ...input, current: currentOf(result) });
+          assert.equal(again.moves, 0, 're-plan moves nothing');
+          assert.deepEqual(shape(again), shape(result));
+          const caps = new Map(input.capacities as Map<string, number>).set('joiner', joinCap);
+          const join = {
+            ...input,
+            workers: [...input.workers, 'joiner'],
+            capacities: caps,
+            current: currentOf(result),
+          };
+          const joined = rebalance(join);
+          checkProportional(join, joined);
+          if (input.workers.length > 1) {
+            const leave = { ...input, workers: input.workers.slice(1), current: currentOf(result) };
+            checkProportional(leave, rebalance(leave));
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});
+
+describe('planner with weights (and keys, capacities): bundles balanced by weight', () => {
+  it('in total: load ≤ ⌈fair⌉ − 1 + heaviest bundle on w and ≥ ⌊fair⌋ − (S − 1); keys together; moved weight ≤ its bound', () => {
+    fc.assert(
+      fc.property(specArb({ maxWorkers: 6, maxTasks: 30, keyed: true, weighted: true }), (spec) => {
+        const input = inputOf(spec);
+        const result = rebalance(input);
+        if (spec.tasks.some((t) => t.weight !== 1)) assert.equal(result.stats.mode, 'weighted');
+        if (result.stats.mode === 'weighted') checkWeighted(input, result);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('a re-plan of its own output moves nothing; a join or a leave moves at most the stated weight', () => {
+    fc.assert(
+      fc.property(
+        specArb({ maxWorkers: 10, maxTasks: 80, keyed: true, weighted: true, maxCap: 8 }),
+        fc.integer({ min: 1, max: 8 }),
+        (spec, joinCap) => {
+          spec.tasks.push({ group: 0, key: null, weight: 2, priority: 0, held: -1 }); // weighted mode
+          const input = inputOf(spec);
+          const first = rebalance(input);
+          checkWeighted(input, first);
+          const again = rebalance({ ...input, current: currentOf(first) });
+          assert.equal(again.moves, 0, 're-plan moves nothing');
+          assert.equal(again.stats.movedWeight, 0);
+          const caps = new Map(input.capacities as Map<string, number>).set('joiner', joinCap);
+          const join = {
+            ...input,
+            workers: [...input.workers, 'joiner'],
+            capacities: caps,
+            current: currentOf(first),
+          };
+          checkWeighted(join, rebalance(join));
+          if (input.workers.length > 1) {
+            const leave = { ...input, workers: input.workers.slice(1), current: currentOf(first) };
+            checkWeighted(leave, rebalance(leave));
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('the moved-weight bound is never below the least weight any plan within the bounds must move (brute force)', () => {
+    fc.assert(
+      fc.property(specArb({ maxWorkers: 3, maxTasks: 7, keyed: true, weighted: true }), (spec) => {
+        spec.tasks.push({ group: 0, key: null, weight: 3, priority: 0, held: 0 });
+        const input = inputOf(spec);
+        const result = rebalance(input);
+        if (hasLiveCopies(input)) return;
+        const least = bruteForceMovedWeight(input);
+        assert.ok(least !== null, 'some placement meets the bounds');
+        assert.ok(result.stats.movedWeight >= least, `moved ${result.stats.movedWeight} < least ${least}`);
+        assert.ok(result.stats.movedWeightBound! >= least);
+      }),
+      runs,
+    );
+  });
+
+  it('is deterministic and independent of the order of workers, tasks and current', () => {
+    fc.assert(
+      fc.property(
+        specArb({ maxWorkers: 6, maxTasks: 40, keyed: true, weighted: true }),
+        fc.integer(),
+        (spec, seed) => {
+          const input = inputOf(spec);
+          const shuffled: RebalanceInput = {
+            workers: rotate([...input.workers].reverse(), seed),
+            tasks: rotate([...input.tasks].reverse(), seed),
+            current: new Map(
+              [...(input.current as Map<string, string[]>)]
+                .reverse()
+                .map(([w, ids]) => [w, rotate(ids, seed)]),
+            ),
+            capacities: Object.fromEntries(input.capacities as Map<string, number>),
+          };
+          assert.deepEqual(shape(rebalance(shuffled)), shape(rebalance(input)));
+        },
+      ),
+      runs,
+    );
+  });
+});
+
+function rotate<T>(xs: T[], seed: number): T[] {
+  if (xs.length === 0) return xs;
+  const k = Math.abs(seed) % xs.length;
+  return [...xs.slice(k), ...xs.slice(0, k)];
+}
+
+/** The least moved weight over every placement of the bundles meeting the weighted bounds, by enumeration. */
+function bruteForceMovedWeight(input: RebalanceInput): number | null {
+  const W = input.workers.length;
+  const caps = input.workers.map((w) => capOf(input, w));
+  const C = caps.reduce((a, b) => a + b, 0);
+  const live = new Map(input.workers.map((w, i) => [w, i]));
+  const holder = new Map<string, number>();
+  for (const [w, ids] of input.current as Map<string, string[]>)
+    for (const id of ids) if (live.has(w)) holder.set(id, live.get(w)!);
+  const bundles = new Map<string, Task[]>();
+  for (const t of input.tasks) {
+    const name = t.key ? `key:${t.key}` : `task:${t.id}`;
+    bundles.set(name, [...(bundles.get(name) ?? []), t]);
+  }
+  const list = [...bundles.values()].map((ts) => ({
+    ts,
+    weight: ts.reduce((s, t) => s + (t.weight ?? 1), 0),
+  }));
+  const L = list.reduce((s, b) => s + b.weight, 0);
+  const S = Math.max(...list.map((b) => b.weight));
+  let best: number | null = null;
+  const load = new Array(W).fill(0);
+  const heaviest: number[][] = Array.from({ length: W }, () => []);
+  const go = (i: number, moved: number) => {
+    if (i === list.length) {
+      for (let w = 0; w < W; w++) {
+        const num = L * caps[w];
+        const s = Math.max(0, ...heaviest[w]);
+        if (load[w] > 0 && load[w] - s > Math.ceil(num / C) - 1) return;
+        if (load[w] < Math.floor(num / C) - (S - 1)) return;
+      }
+      if (best === null || moved < best) best = moved;
+      return;
+    }
+    for (let w = 0; w < W; w++) {
+      let m = 0;
+      for (const t of list[i].ts) if (holder.has(t.id) && holder.get(t.id) !== w) m += t.weight ?? 1;
+      load[w] += list[i].weight;
+      heaviest[w].push(list[i].weight);
+      go(i + 1, moved + m);
+      load[w] -= list[i].weight;
+      heaviest[w].pop();
+    }
+  };
+  go(0, 0);
+  return best;
+}
+
+describe('planner input: capacities and weights', () => {
+  it('rejects a bad capacity or weight, naming it', () => {
+    for (const c of [0, -1, 1.5, Number.NaN, 1_000_001]) {
+      assert.throws(
+        () => rebalance({ workers: ['a', 'b'], tasks: [], capacities: { b: c } }),
+        (e: unknown) => e instanceof PlannerInputError && /capacity of worker "b"/.test(e.message),
+        String(c),
+      );
+    }
+    assert.throws(
+      () => rebalance({ workers: ['a'], tasks: [{ id: 'x', weight: 0 }] }),
+      (e: unknown) => e instanceof PlannerInputError && /weight of task "x"/.test(e.message),
+    );
+  });
+
+  it('ignores capacities of workers that are not online, and capacity 1 is the default', () => {
+    const tasks = Array.from({ length: 30 }, (_, i) => ({ id: `t${i}` }));
+    const plain = rebalance({ workers: ['a', 'b', 'c'], tasks });
+    const named = rebalance({ workers: ['a', 'b', 'c'], tasks, capacities: { a: 1, gone: 7 } });
+    assert.equal(named.stats.mode, 'count');
+    assert.deepEqual(shape(named), shape(plain));
+  });
+
+  it('capacities 1, 2, 4: loads 10, 20, 40 of 70 tasks; a weight-20 task counts for 20', () => {
+    const tasks = Array.from({ length: 70 }, (_, i) => ({ id: `t${i}` }));
+    const caps = { a: 1, b: 2, c: 4 };
+    const r = rebalance({ workers: ['a', 'b', 'c'], tasks, capacities: caps });
+    assert.deepEqual(Object.fromEntries(r.stats.load), { a: 10, b: 20, c: 40 });
+    assert.equal(r.stats.maxLoadOverFair, 1);
+    const heavy = [...tasks.slice(0, 50), { id: 'big', weight: 20 }];
+    const w = rebalance({ workers: ['a', 'b', 'c'], tasks: heavy, capacities: caps });
+    assert.deepEqual(Object.fromEntries(w.stats.weight), { a: 10, b: 20, c: 40 });
+    assert.equal(w.stats.mode, 'weighted');
+  });
+});
