@@ -21,6 +21,7 @@ import { addConnectionFlags, CliError, LOG_LEVELS } from './common.js';
 import { addControlCommands } from './control-commands.js';
 import { demoCommand } from './demo.js';
 import { formatDuration, parseDuration, parseInteger } from './duration.js';
+import { DEFAULT_LIVENESS_BUDGET } from './probes.js';
 import { runCommand } from './run.js';
 import { statusCommand } from './status.js';
 
@@ -116,6 +117,21 @@ export function buildProgram(): Command {
         0,
       ),
     )
+    .addOption(
+      new Option(
+        '--on-capacity-full <mode>',
+        'over the cap (max-nodes − 1 workers registered): wait as a standby and register when a slot frees, or reject (exit 1)',
+      )
+        .choices(['wait', 'reject'])
+        .default('wait'),
+    )
+    .addOption(
+      durationOption(
+        '--liveness-budget',
+        '/healthz fails while the event loop is blocked longer than this (and as long again after)',
+        DEFAULT_LIVENESS_BUDGET,
+      ),
+    )
     .option(
       '--generator <file>',
       'ES module whose default export returns the tasks, or a .json task list (re-read on every schedule)',
@@ -139,7 +155,10 @@ export function buildProgram(): Command {
     )
     .option('--no-master', 'do not run a master candidate')
     .option('--no-worker', 'do not run a worker')
-    .option('--http <host:port>', 'serve /metrics, /healthz and /readyz (e.g. 127.0.0.1:9090 or :9090)')
+    .option(
+      '--http <host:port>',
+      'serve /metrics, /healthz (liveness: the process) and /readyz (readiness: runs its share) (e.g. :9090)',
+    )
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .option('--log-stdout', 'write the JSON logs to stdout instead of stderr')
     .action(async (flags) => finish(await runCommand(flags)));

@@ -11,11 +11,11 @@ import { keys, rootPath } from '../scheduler/keys.js';
 import { Master } from '../scheduler/master.js';
 import { defaultName } from '../scheduler/options.js';
 import { PrometheusMetrics } from '../scheduler/prometheus.js';
-import { type RunHandler, Worker, WorkerStatus } from '../scheduler/worker.js';
-import type { Store } from '../store/port.js';
+import { type RunHandler, Worker } from '../scheduler/worker.js';
 import { CliError, type ConnectionFlags, type LogLevel, makeLogger, openStore } from './common.js';
-import { closeHttp, type ProbeResult, serveHttp } from './http.js';
+import { closeHttp, serveHttp } from './http.js';
 import { loadGenerator, loadHandler } from './load.js';
+import { LoopWatch, Probes } from './probes.js';
 
 export interface RunFlags extends ConnectionFlags {
   root?: string;
@@ -29,6 +29,8 @@ export interface RunFlags extends ConnectionFlags {
   drainTimeout: number;
   /** ms; 0 = SIGTERM drains. */
   restartGrace: number;
+  livenessBudget: number;
+  onCapacityFull: string;
   generator?: string;
   handler?: string;
   handoff: string;
@@ -75,6 +77,11 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   }
   if (flags.restartGrace > 0 && !flags.worker) {
     throw new CliError('run: --restart-grace is about the worker; it cannot go with --no-worker');
+  }
+  if (flags.onCapacityFull !== 'wait' && flags.onCapacityFull !== 'reject') {
+    throw new CliError(
+      `--on-capacity-full: expected wait or reject, got ${JSON.stringify(flags.onCapacityFull)}`,
+    );
   }
   if (flags.master && !flags.generator) {
     throw new CliError('run: --generator <file> is required to run a master (or pass --no-master)');
@@ -132,6 +139,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
             handoff: flags.handoff as 'claim' | 'none',
             drainTimeout: flags.drainTimeout,
             restartGrace: flags.restartGrace,
+            onCapacityFull: flags.onCapacityFull as 'wait' | 'reject',
           }),
       )
     : undefined;
@@ -162,18 +170,23 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     worker.on('status', ({ status }) => log.info({ status }, 'worker status'));
   }
 
-  const health = new Health(store, k, worker, master);
+  const loop = new LoopWatch(flags.livenessBudget);
+  const probes = new Probes({ store, k, worker, master, loop, drainTimeout: flags.drainTimeout });
   let server: Server | undefined;
   const cleanup = async (restart = false) => {
+    probes.draining();
     const stops: Promise<unknown>[] = [];
     if (worker)
       stops.push(worker.stop({ restart }).catch((err: unknown) => log.error({ err }, 'worker stop failed')));
     if (master) stops.push(master.stop().catch((err: unknown) => log.error({ err }, 'master stop failed')));
     await Promise.all(stops);
     if (server) await closeHttp(server);
+    loop.stop();
     await store.close().catch((err: unknown) => log.warn({ err }, 'closing the store failed'));
   };
 
+  const never = new Promise<never>(() => {});
+  let refusal: Promise<{ err: unknown }> = never;
   const signalled = shutdownSignal((signal) => {
     log.error({ signal }, 'second signal: exiting without finishing the drain');
     process.exit(signal === 'SIGINT' ? 130 : 143);
@@ -182,8 +195,8 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     if (flags.http) {
       server = await serveHttp(flags.http, {
         registry: metrics.registry,
-        healthz: () => health.healthz(),
-        readyz: () => health.readyz(),
+        healthz: () => probes.healthz(),
+        readyz: () => probes.readyz(),
         onError: (err) => log.warn({ err }, 'http handler failed'),
       });
       log.info({ http: flags.http }, 'serving /metrics, /healthz, /readyz');
@@ -203,11 +216,21 @@ export async function runCommand(flags: RunFlags): Promise<number> {
       'escheduler run starting',
     );
     if (worker) {
-      const started = await Promise.race([worker.start().then(() => 'registered' as const), signalled]);
-      if (started !== 'registered') {
+      // A standby (fleet full, --on-capacity-full wait) is a healthy process: its master candidate runs.
+      const standby = new Promise<'standby'>((resolve) => worker.once('standby', () => resolve('standby')));
+      const registered = worker.start().then(() => 'registered' as const);
+      const started = await Promise.race([registered, standby, signalled]);
+      if (started !== 'registered' && started !== 'standby') {
         log.info({ signal: started }, 'signal before registration: stopping');
         await cleanup();
         return 0;
+      }
+      if (started === 'standby') {
+        // Registration goes on in the background: a refusal now (name taken) still ends the process.
+        refusal = registered.then(
+          () => never,
+          (err: unknown) => ({ err }),
+        );
       }
     }
     master?.start();
@@ -216,7 +239,13 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     if (err instanceof EschedulerError) throw new CliError(err.message, 1);
     throw err;
   }
-  const signal = await signalled;
+  const outcome = await Promise.race([signalled, refusal]);
+  if (typeof outcome === 'object') {
+    await cleanup();
+    const { err } = outcome;
+    throw new CliError(err instanceof Error ? err.message : String(err), 1);
+  }
+  const signal = outcome;
   const restart = signal === 'SIGTERM' && flags.restartGrace > 0;
   log.info(
     { signal, restartGrace: restart ? flags.restartGrace : undefined },
@@ -228,65 +257,4 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   await cleanup(restart);
   log.info({ ms: Date.now() - t0 }, 'drained; bye');
   return 0;
-}
-
-/** The probes: a live lease for `/healthz`; registered, scheduled since and all tasks running for `/readyz`. */
-class Health {
-  /** Lease whose registration a schedule has been seen after. */
-  private scheduledFor?: string;
-
-  constructor(
-    private readonly store: Store,
-    private readonly k: ReturnType<typeof keys>,
-    private readonly worker?: Worker,
-    private readonly master?: Master,
-  ) {}
-
-  async healthz(): Promise<ProbeResult> {
-    const detail: Record<string, unknown> = {};
-    if (this.master) detail.leader = this.master.isLeader;
-    if (this.worker) {
-      const lease = this.worker.leaseId;
-      const status = this.worker.status;
-      Object.assign(detail, { worker: this.worker.name, status, lease: lease ?? null });
-      return {
-        ok: lease !== undefined && status !== WorkerStatus.New && status !== WorkerStatus.Dead,
-        detail,
-      };
-    }
-    const lease = this.master?.leaseId;
-    if (!lease) return { ok: false, detail: { ...detail, lease: null } };
-    const info = await this.store.leaseTimeToLive(lease);
-    return { ok: info.ttl > 0, detail: { ...detail, lease, ttl: info.ttl } };
-  }
-
-  async readyz(): Promise<ProbeResult> {
-    if (!this.worker) return this.healthz();
-    const w = this.worker;
-    const lease = w.leaseId;
-    const assigned = [...w.assignedTasks.keys()];
-    const running = new Set(w.runningTasks());
-    const notRunning = assigned.filter((id) => !running.has(id));
-    const detail: Record<string, unknown> = {
-      worker: w.name,
-      status: w.status,
-      assigned: assigned.length,
-      running: running.size,
-      notRunning: notRunning.slice(0, 20),
-    };
-    if (lease === undefined) return { ok: false, detail: { ...detail, reason: 'not registered' } };
-    if (this.scheduledFor !== lease) {
-      // A schedule finished after this registration: the master has seen this worker.
-      const [mine, status] = await Promise.all([
-        this.store.get(this.k.worker(w.name)),
-        this.store.get(this.k.masterStatus),
-      ]);
-      if (!mine || !status || status.modRevision < mine.createRevision) {
-        return { ok: false, detail: { ...detail, reason: 'waiting for a schedule after registration' } };
-      }
-      this.scheduledFor = lease;
-    }
-    const ok = w.isAllRunning();
-    return { ok, detail: ok ? detail : { ...detail, reason: 'not every assigned task runs' } };
-  }
 }

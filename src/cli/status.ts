@@ -5,7 +5,7 @@
  * schedule (`/<root>/status/master`).
  */
 import { type ControlState, parseControl } from '../scheduler/control/state.js';
-import { keys, rootPath } from '../scheduler/keys.js';
+import { keys, rootPath, type StandbyRecord } from '../scheduler/keys.js';
 import type { ScheduleReport } from '../scheduler/master.js';
 import { restartingWorkers } from '../scheduler/restart.js';
 import type { Store } from '../store/port.js';
@@ -38,6 +38,17 @@ export interface RestartingReport {
   graceMs: number | null;
 }
 
+/** A worker waiting for a slot over the cap (`/<root>/standby/<name>`), in arrival order. */
+export interface StandbyStatusReport {
+  name: string;
+  /** Lease id (hex). */
+  lease: string;
+  /** When it started waiting (RFC 3339), its pid and host, as it wrote them; null when unreadable. */
+  since: string | null;
+  pid: number | null;
+  host: string | null;
+}
+
 export interface StatusReport {
   root: string;
   /** Name of the leading master, or null. */
@@ -48,6 +59,8 @@ export interface StatusReport {
   /** Workers restarting within their grace (`/<root>/restarting/<name>`, not online). */
   restarting: RestartingReport[];
   /** Assignments whose worker is neither online nor restarting (a master will move them). */
+  /** Workers waiting for a free slot over the cap, first in line first (they register in this order). */
+  standbys: StandbyStatusReport[];
   orphaned: { worker: string; id: string }[];
   /** Claims held by names that are not online workers. */
   strayClaims: { worker: string; id: string }[];
@@ -67,7 +80,7 @@ export interface StatusReport {
 /** Reads the status of the fleet under `root`. */
 export async function collectStatus(store: Store, root: string): Promise<StatusReport> {
   const k = keys(root);
-  const [election, workers, tasks, claims, waiters, ready, left, master, markers, control] =
+  const [election, workers, tasks, claims, waiters, ready, left, master, markers, control, standby] =
     await Promise.all([
       store.range(`${k.election}/`, { prefix: true, sortBy: 'create', sortOrder: 'ascend' }),
       store.range(k.workerPrefix, { prefix: true }),
@@ -79,7 +92,23 @@ export async function collectStatus(store: Store, root: string): Promise<StatusR
       store.get(k.masterStatus),
       store.range(k.restartingPrefix, { prefix: true }),
       store.range(k.controlPrefix, { prefix: true }),
+      store.range(k.standbyPrefix, { prefix: true, sortBy: 'create', sortOrder: 'ascend' }),
     ]);
+  const standbys = standby.kvs.map((kv): StandbyStatusReport => {
+    let r: Partial<StandbyRecord> = {};
+    try {
+      r = JSON.parse(kv.value) as Partial<StandbyRecord>;
+    } catch {
+      // written by something else: list the name alone
+    }
+    return {
+      name: kv.key.slice(k.standbyPrefix.length),
+      lease: kv.lease,
+      since: typeof r.since === 'string' ? r.since : null,
+      pid: typeof r.pid === 'number' ? r.pid : null,
+      host: typeof r.host === 'string' ? r.host : null,
+    };
+  });
   const groupOf = new Map<string, string>();
   const assignedBy = new Map<string, string[]>();
   const allAssignments: { worker: string; id: string }[] = [];
@@ -168,6 +197,7 @@ export async function collectStatus(store: Store, root: string): Promise<StatusR
     candidates: election.kvs.map((kv) => kv.value),
     workers: workerReports,
     restarting,
+    standbys,
     orphaned: allAssignments.filter((a) => !online.has(a.worker) && !away.has(a.worker)),
     strayClaims: claimList.filter((c) => !online.has(c.worker)),
     barrier: { passed: !!left, leftAt: left?.value ?? null, waiting: waiters.count, ready: !!ready },
@@ -185,7 +215,8 @@ function groupLabel(g: string): string {
 /** The report as text for people. */
 export function renderStatus(s: StatusReport): string {
   const lines: string[] = [];
-  const others = s.candidates.length > 1 ? ` (+${s.candidates.length - 1} standby)` : '';
+  const n = s.candidates.length - 1;
+  const others = n > 0 ? ` (+${n} candidate${n > 1 ? 's' : ''})` : '';
   const pause = s.control.pause;
   if (pause) {
     lines.push(
@@ -239,6 +270,14 @@ export function renderStatus(s: StatusReport): string {
         r.ttl >= 0 ? `${r.ttl}s left of its grace` : 'grace just ran out'
       }${r.since ? ` · stopped ${r.since}` : ''}`,
     );
+  }
+  if ((s.standbys ?? []).length > 0) {
+    lines.push('');
+    lines.push(`standby (fleet full, waiting for a slot, first in line first): ${s.standbys.length}`);
+    for (const b of s.standbys) {
+      const where = [b.host, b.pid !== null ? `pid ${b.pid}` : null].filter(Boolean).join(' ');
+      lines.push(`  ${b.name}${b.since ? ` since ${b.since}` : ''}${where ? ` (${where})` : ''}`);
+    }
   }
   lines.push('');
   lines.push(

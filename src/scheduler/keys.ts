@@ -3,8 +3,8 @@ import { hasControlChar } from '../task.js';
 
 /**
  * The etcd key layout, compatible with the Go original (v0.1.59), which joins paths with Go's
- * `path.Join`: `rootName` `a/b` gives `/a/b/...`. Additions of ours live under `claim/`, `status/` and
- * `restarting/`.
+ * `path.Join`: `rootName` `a/b` gives `/a/b/...`. Additions of ours live under `claim/`, `status/`,
+ * `restarting/` and `standby/`.
  */
 export interface Keys {
   root: string;
@@ -43,6 +43,18 @@ export interface Keys {
   controlPin(id: string): string;
   /** `{ by, reason, at }` while the fleet is paused. */
   controlPause: string;
+  /** Standby prefix (ours), with a trailing slash: workers waiting for a slot over the cap. */
+  standbyPrefix: string;
+  /** `<standbyPrefix><name>` = {@link StandbyRecord} JSON, bound to the waiting worker's lease. */
+  standby(name: string): string;
+}
+
+/** Value of `/<root>/standby/<name>`: a worker waiting for a free slot (`onCapacityFull: 'wait'`). */
+export interface StandbyRecord {
+  /** When it started waiting (RFC 3339). */
+  since: string;
+  pid: number;
+  host: string;
 }
 
 /** Refuses a name that could escape its prefix or break the key layout; returns it unchanged. */
@@ -82,6 +94,7 @@ export function keys(rootName: string): Keys {
   const taskPrefix = `${root}/task/`;
   const claimPrefix = `${root}/claim/`;
   const restartingPrefix = `${root}/restarting/`;
+  const standbyPrefix = `${root}/standby/`;
   return {
     root,
     election: `${root}/election`,
@@ -102,6 +115,8 @@ export function keys(rootName: string): Keys {
     controlWorker: (worker) => `${root}/control/worker/${worker}`,
     controlPin: (id) => `${root}/control/pin/${id}`,
     controlPause: `${root}/control/pause`,
+    standbyPrefix,
+    standby: (name) => standbyPrefix + name,
   };
 }
 

@@ -41,6 +41,7 @@ export class Master extends TypedEmitter<MasterEvents> {
   private leading = false;
   private last?: ScheduleReport;
   private session?: Session;
+  private loopFailure: unknown;
 
   constructor(options: MasterOptions) {
     const log = options?.logger;
@@ -77,10 +78,23 @@ export class Master extends TypedEmitter<MasterEvents> {
     return this.last;
   }
 
+  /**
+   * The error that ended the campaign loop while not stopping — a bug, never a store outage (those are
+   * retried): this master does nothing more; the process should be restarted.
+   */
+  get failure(): unknown {
+    return this.loopFailure;
+  }
+
   /** Starts campaigning; returns at once. Calling it again does nothing. */
   start(): void {
     if (this.loopPromise || this.stopping) return;
-    this.loopPromise = this.campaign();
+    this.loopPromise = this.campaign().catch((err: unknown) => {
+      if (this.stopping) return;
+      this.loopFailure = err;
+      this.log.error({ err }, 'master loop failed: this master does nothing more (restart the process)');
+      this.emit('error', { error: err, context: 'master' });
+    });
   }
 
   /** Stops scheduling, resigns at once (revokes its lease) and waits for the loop to end. Safe to call twice. */

@@ -75,6 +75,8 @@ export interface Metrics {
   readonly workerStatus: GaugeMetric<'name' | 'status'>;
   /** Times this worker stopped all its tasks because it could not renew its lease. */
   readonly selfFences: CounterMetric<'name'>;
+  /** 1 while this worker waits as a standby for a free slot over the cap, else 0. */
+  readonly workerStandby: GaugeMetric<'name'>;
 }
 
 const noop = { set() {}, inc() {}, observe() {} };
@@ -103,4 +105,5 @@ export const noopMetrics: Metrics = Object.freeze({
   keepAliveFailures: noop,
   workerStatus: noop,
   selfFences: noop,
+  workerStandby: noop,
 });

@@ -37,6 +37,7 @@ export class PrometheusMetrics implements Metrics {
   readonly keepAliveFailures: Counter<'name'>;
   readonly workerStatus: Gauge<'name' | 'status'>;
   readonly selfFences: Counter<'name'>;
+  readonly workerStandby: Gauge<'name'>;
 
   constructor(options: PrometheusMetricsOptions = {}) {
     const registry = options.registry ?? new Registry();
@@ -173,6 +174,12 @@ export class PrometheusMetrics implements Metrics {
     this.selfFences = new Counter({
       name: 'escheduler_worker_self_fences_total',
       help: 'Times this worker stopped all its tasks because it could not renew its lease',
+      labelNames: ['name'],
+      registers: r,
+    });
+    this.workerStandby = new Gauge({
+      name: 'escheduler_worker_standby',
+      help: '1 while this worker waits for a free slot over the cap (standby); sum over the fleet to count them',
       labelNames: ['name'],
       registers: r,
     });

@@ -13,6 +13,7 @@ import { linkedSignal, onAbort } from '../util/signals.js';
 import { type Keys, keys } from './keys.js';
 import { AssignmentView } from './worker/assignments.js';
 import { StartupBarrier } from './worker/barrier.js';
+import { conditionOf, type WorkerCondition } from './worker/condition.js';
 import { drain } from './worker/drain.js';
 import type { Emit, TaskChange, WorkerEvents } from './worker/events.js';
 import {
@@ -29,7 +30,9 @@ import { Pulse } from './worker/pulse.js';
 import { type ConnectDeps, connect, type Registered, watchRegistration } from './worker/registration.js';
 import { RunSet } from './worker/runs.js';
 
+export type { NotReadyReason, WorkerCondition } from './worker/condition.js';
 export type { TaskChange, WorkerEvents } from './worker/events.js';
+export type { WorkerStateKind } from './worker/lifecycle.js';
 export { WorkerStatus } from './worker/lifecycle.js';
 export type { WorkerOptions } from './worker/options.js';
 export type { RestartPolicy, RunContext, RunHandler } from './worker/runner.js';
@@ -63,6 +66,10 @@ export class Worker extends TypedEmitter<WorkerEvents> {
   private readonly barrier: StartupBarrier;
   private startPromise?: Promise<void>;
   private mainPromise?: Promise<void>;
+  /** The error of the last registration attempt (undefined once one succeeded). */
+  private lastAttemptError: unknown;
+  /** The error that ended the main loop while not stopping (a bug). */
+  private failure: unknown;
   private stopPromise?: Promise<void>;
 
   constructor(options: WorkerOptions) {
@@ -74,7 +81,23 @@ export class Worker extends TypedEmitter<WorkerEvents> {
     this.handoff = o.handoff;
     this.k = keys(o.rootName);
     this.log = childLogger(o.logger, { component: 'worker', name: this.name });
-    this.deps = { o, k: this.k, log: this.log, emit: this.emitter, stop: this.stopController.signal };
+    this.deps = {
+      o,
+      k: this.k,
+      log: this.log,
+      emit: this.emitter,
+      stop: this.stopController.signal,
+      attempted: (error) => {
+        this.lastAttemptError = error;
+      },
+      standby: (full, since) => {
+        const s = this.state;
+        if (s.kind === 'registering' || s.kind === 're-registering') {
+          this.to({ kind: 'standby', since, rejoining: s.kind === 're-registering' });
+        }
+        this.emit('standby', { online: full.online, max: full.max, ahead: full.ahead });
+      },
+    };
     this.manual = new ManualApi(o);
     this.view = new AssignmentView(o, this.k, this.log, this.emitter, {
       assigned: (task) => {
@@ -132,6 +155,24 @@ export class Worker extends TypedEmitter<WorkerEvents> {
     return statusOf(this.state, this.barrier.phase);
   }
 
+  /**
+   * Why this worker is (not) ready, and its lifecycle state: registered with a lease it renews, past the
+   * start-up barrier and every assigned task running — or the reason it is not (`'etcd unreachable'`,
+   * `'fenced'`, `'standby'`, `'barrier'`, `'starting tasks'`...). Read-only; cheap (no store call).
+   */
+  get condition(): WorkerCondition {
+    const session = this.state.kind === 'serving' ? this.state.session : undefined;
+    return conditionOf({
+      state: this.state,
+      barrier: this.barrier.phase,
+      lastAttemptError: this.lastAttemptError,
+      keepAliveOverdue:
+        session !== undefined && this.o.clock.now() - session.lastKeepAliveAt > 2 * session.keepAliveInterval,
+      allRunning: this.state.kind === 'serving' && this.isAllRunning(),
+      failure: this.failure,
+    });
+  }
+
   /** The lease id of the current session, if registered. */
   get leaseId(): string | undefined {
     const session = sessionOf(this.state);
@@ -140,9 +181,9 @@ export class Worker extends TypedEmitter<WorkerEvents> {
 
   /**
    * Registers and starts serving. Resolves once registered; rejects with
-   * `WorkerNumExceedMaximumError` or `WorkerNameTakenError` without retrying (both need an operator),
-   * and retries store outages (with backoff) until registered or stopped. After a lease loss it
-   * re-registers by itself.
+   * `WorkerNumExceedMaximumError` (unless `onCapacityFull: 'wait'`: then it waits as a standby until a
+   * slot frees) or `WorkerNameTakenError` without retrying (both need an operator), and retries store
+   * outages (with backoff) until registered or stopped. After a lease loss it re-registers by itself.
    */
   start(): Promise<void> {
     this.startPromise ??= this.startOnce();
@@ -163,7 +204,12 @@ export class Worker extends TypedEmitter<WorkerEvents> {
       throw err;
     }
     this.serve(registered);
-    this.mainPromise = this.main(registered.session, registered.returned);
+    this.mainPromise = this.main(registered.session, registered.returned).catch((err: unknown) => {
+      if (this.stopController.signal.aborted) return;
+      this.failure = err;
+      this.log.error({ err }, 'worker loop failed: this worker does nothing more (restart the process)');
+      this.emit('error', { error: err, context: 'worker' });
+    });
   }
 
   /** Registered: serve with this session until it is lost (or its worker key deleted). */
@@ -346,7 +392,11 @@ export class Worker extends TypedEmitter<WorkerEvents> {
 
   /** The one way the state changes: through the transition table. */
   private to(next: WorkerState): void {
+    const was = this.state.kind;
     this.state = transition(this.state, next);
+    if ((was === 'standby') !== (next.kind === 'standby')) {
+      this.o.metrics.workerStandby.set({ name: this.name }, next.kind === 'standby' ? 1 : 0);
+    }
     this.showStatus();
     this.transitions.fire();
   }

@@ -22,7 +22,7 @@ import {
   type FrozenWindow,
   type RunInterval,
 } from './checker.js';
-import { type EtcdCluster, startEtcd, uniqueRoot } from './etcd.js';
+import { type EtcdCluster, freePort, startEtcd, uniqueRoot } from './etcd.js';
 
 export const TTL = 2;
 export const REBALANCE_WAIT = 1_000;
@@ -40,12 +40,20 @@ interface Proc {
   name: string;
   cli: CliProcess;
   killedAt?: number;
+  /** The `--http` port, when the fleet serves the probes (`http: true`). */
+  port?: number;
 }
 
 export interface FaultFleetOptions {
   workers: number;
   tasks: number;
   handoff?: 'claim' | 'none';
+  /** etcd members. @default 3 */
+  etcdSize?: number;
+  /** `--max-nodes`. @default 40 */
+  maxNodes?: number;
+  /** Every process serves `--http` on a free loopback port of its own (`Proc.port`). @default false */
+  http?: boolean;
 }
 
 export class FaultFleet {
@@ -75,12 +83,33 @@ export class FaultFleet {
   }
 
   async start(): Promise<void> {
-    this.etcd = await startEtcd({ size: 3 });
+    this.etcd = await startEtcd({ size: this.options.etcdSize ?? 3 });
     this.observer = new EtcdStore({ hosts: this.etcd.endpoints, callTimeout: 2_000 });
     await this.observer.put(this.k.barrierLeft, new Date().toISOString()); // an established root
     this.setTasks(this.options.tasks);
     this.observed = this.observe();
-    for (let i = 0; i < this.options.workers; i++) this.spawn();
+    for (let i = 0; i < this.options.workers; i++) {
+      if (this.options.http) await this.spawnHttp();
+      else this.spawn();
+    }
+  }
+
+  /** {@link spawn} with `--http` on a free loopback port (`Proc.port`). */
+  async spawnHttp(): Promise<Proc> {
+    const port = await freePort();
+    const p = this.spawn(['--http', `127.0.0.1:${port}`]);
+    p.port = port;
+    return p;
+  }
+
+  /** GETs `path` of a process's `--http` server: its status and JSON body, or the error (no answer in time). */
+  async probe(
+    p: Proc,
+    path: string,
+    timeoutMs = 5_000,
+  ): Promise<{ status: number; body: Record<string, unknown> }> {
+    const res = await fetch(`http://127.0.0.1:${p.port}${path}`, { signal: AbortSignal.timeout(timeoutMs) });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   }
 
   setTasks(n: number, prefix = 't'): void {
@@ -89,7 +118,7 @@ export class FaultFleet {
   }
 
   /** Starts one `escheduler run` (master candidate + worker) with a fresh name. */
-  spawn(): Proc {
+  spawn(extraArgs: string[] = []): Proc {
     const name = `p${this.seq++}`;
     const cli = new CliProcess(
       [
@@ -101,7 +130,7 @@ export class FaultFleet {
         '--name',
         name,
         '--max-nodes',
-        '40',
+        String(this.options.maxNodes ?? 40),
         '--ttl',
         String(TTL),
         '--rebalance-wait',
@@ -120,6 +149,7 @@ export class FaultFleet {
         this.handoff,
         '--log-level',
         'warn',
+        ...extraArgs,
       ],
       { FAULT_LOG: this.log, FAULT_CLEANUP_MS: String(CLEANUP) },
     );

@@ -11,6 +11,8 @@ export interface WorkerEvents {
   started: { id: string; attempt: number };
   stopped: { id: string; error?: unknown };
   fenced: { reason: string };
+  /** The fleet is full: waiting as a standby (`onCapacityFull: 'wait'`); emitted at each re-check. */
+  standby: { online: number; max: number; ahead: number };
   error: { error: unknown; context: string };
 }
 

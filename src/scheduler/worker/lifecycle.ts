@@ -3,8 +3,9 @@
  * only through {@link transition}, which refuses anything the table below does not list.
  *
  *   new ──start──▶ registering ──registered──▶ serving ──lost──▶ fenced ──settled──▶ re-registering
- *                      │                          ▲                                      │
- *                      └──refused──▶ refused      └─────────────registered───────────────┘
+ *                    │    │                       ▲  ▲                                   │    │
+ *                    │    └──refused──▶ refused   │  └────────────registered─────────────┘    │
+ *                    └──fleet full──▶ standby ──registered (a slot freed)   ◀──fleet full──────┘
  *   every state but stopped ──stop()──▶ draining ──drained──▶ stopped
  *
  * The original's status (`new → registered → in_barrier → left_barrier → dead`) is derived from the
@@ -33,6 +34,11 @@ export type WorkerState =
   | { readonly kind: 'registering' }
   /** The first registration was refused (fleet full, name taken): `start()` rejected. */
   | { readonly kind: 'refused'; readonly error: unknown }
+  /**
+   * The fleet is full (`onCapacityFull: 'wait'`): waiting, with `/<root>/standby/<name>`, for a slot.
+   * `rejoining`: it was registered before (it came here from re-registering).
+   */
+  | { readonly kind: 'standby'; readonly since: number; readonly rejoining: boolean }
   /** Registered with `session`: runs may start. */
   | { readonly kind: 'serving'; readonly session: Session }
   /**
@@ -52,11 +58,12 @@ export type WorkerStateKind = WorkerState['kind'];
 /** Every legal transition: from each state, the states it may go to. */
 export const TRANSITIONS: { readonly [K in WorkerStateKind]: readonly WorkerStateKind[] } = {
   new: ['registering', 'draining'],
-  registering: ['serving', 'refused', 'draining'],
+  registering: ['serving', 'refused', 'standby', 'draining'],
   refused: ['draining'],
+  standby: ['serving', 'draining'],
   serving: ['fenced', 'draining'],
   fenced: ['re-registering', 'draining'],
-  're-registering': ['serving', 'draining'],
+  're-registering': ['serving', 'standby', 'draining'],
   draining: ['stopped'],
   stopped: [],
 };
@@ -86,6 +93,8 @@ export function statusOf(state: WorkerState, barrier: BarrierPhase): WorkerStatu
     case 'registering':
     case 'refused':
       return WorkerStatus.New;
+    case 'standby':
+      return state.rejoining ? WorkerStatus.Dead : WorkerStatus.New;
     case 'serving':
       return barrier === 'left'
         ? WorkerStatus.LeftBarrier

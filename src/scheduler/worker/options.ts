@@ -38,6 +38,13 @@ export interface WorkerOptions extends NodeOptions {
    * before the server can expire the lease. @default min(1_000, ttl*1000/4) (ms)
    */
   selfFenceMargin?: number;
+  /**
+   * When `maxNumNodes − 1` workers are registered already. `'reject'`: `start()` rejects with
+   * `WorkerNumExceedMaximumError` (the original's error). `'wait'`: the worker waits as a standby —
+   * `/<root>/standby/<name>` on its lease, `condition.reason` `'standby'` — and registers by itself when a
+   * slot frees, standbys in the order they arrived. @default 'reject'
+   */
+  onCapacityFull?: 'wait' | 'reject';
 }
 
 export interface ResolvedWorkerOptions extends ResolvedNodeOptions {
@@ -49,6 +56,7 @@ export interface ResolvedWorkerOptions extends ResolvedNodeOptions {
   restartGrace: number;
   /** Undefined: the session's default margin. */
   selfFenceMargin?: number;
+  onCapacityFull: 'wait' | 'reject';
 }
 
 /** Checks every worker option; the error names the bad one. */
@@ -83,5 +91,20 @@ export function parseWorkerOptions(options: WorkerOptions): ResolvedWorkerOption
       );
     }
   }
-  return { ...o, run: options.run, handoff, restart, drainTimeout, restartGrace, selfFenceMargin };
+  const onCapacityFull = options.onCapacityFull ?? 'reject';
+  if (onCapacityFull !== 'wait' && onCapacityFull !== 'reject') {
+    throw new OptionError(
+      `Expected \`onCapacityFull\` to be 'wait' or 'reject', got \`${String(onCapacityFull)}\``,
+    );
+  }
+  return {
+    ...o,
+    run: options.run,
+    handoff,
+    restart,
+    drainTimeout,
+    restartGrace,
+    selfFenceMargin,
+    onCapacityFull,
+  };
 }
