@@ -71,12 +71,15 @@ export {
   defaultName,
 } from './scheduler/options.js';
 export type {
+  NotReadyReason,
   RestartPolicy,
   RunContext,
   RunHandler,
   TaskChange,
+  WorkerCondition,
   WorkerEvents,
   WorkerOptions,
+  WorkerStateKind,
 } from './scheduler/worker.js';
 export { Worker, WorkerStatus } from './scheduler/worker.js';
 export type { EtcdStoreOptions } from './store/etcd.js';

@@ -12,6 +12,6 @@ export type { SessionEvents, SessionOptions } from './recipes/session.js';
 export { defaultMargin, Session } from './recipes/session.js';
 export type { PrefixWatcherOptions, WaitOptions, WatchUpdate } from './recipes/watcher.js';
 export { PrefixWatcher, waitForDelete, waitForPut } from './recipes/watcher.js';
-export type { Keys } from './scheduler/keys.js';
+export type { Keys, StandbyRecord } from './scheduler/keys.js';
 export { keys, WORKER_VALUE_RUNNING } from './scheduler/keys.js';
 export { decodeTask, encodeTask } from './task.js';

@@ -93,9 +93,9 @@ console.log(JSON.stringify(out));
 
 /** A consumer written against the published types: fails to compile if a subpath or a type is missing. */
 const CONSUMER = `
-import type { Capacities, Clock, Logger, MasterOptions, Metrics, NodeOptions, RunHandler, Store, Task, WorkerOptions } from 'escheduler';
+import type { Capacities, Clock, Logger, MasterOptions, Metrics, NodeOptions, NotReadyReason, RunHandler, Store, Task, WorkerCondition, WorkerOptions, WorkerStateKind } from 'escheduler';
 import { EtcdStore, Master, MemoryStore, noopMetrics, Worker, WorkerStatus } from 'escheduler';
-import type { SessionOptions } from 'escheduler/recipes';
+import type { SessionOptions, StandbyRecord } from 'escheduler/recipes';
 import { Election, keys, Session } from 'escheduler/recipes';
 import { ManualClock, MemoryStore as TestStore } from 'escheduler/testing';
 import { PrometheusMetrics } from 'escheduler/prometheus';
@@ -110,10 +110,14 @@ const caps: Capacities = { a: 2 };
 const run: RunHandler = async (_t, { signal }) => void signal;
 const base: NodeOptions = { store, rootName: 'r', maxNumNodes: 2, clock, metrics, logger };
 const m: MasterOptions = { ...base, generator: () => [task] };
-const w: WorkerOptions = { ...base, run };
+const w: WorkerOptions = { ...base, run, onCapacityFull: 'wait' };
+const cond: WorkerCondition = new Worker(w).condition;
+const why: NotReadyReason | undefined = cond.reason;
+const state: WorkerStateKind = cond.state;
+const rec: StandbyRecord = { since: '', pid: 1, host: 'h' };
 const status: string = WorkerStatus.Registered;
 const so: SessionOptions | undefined = undefined;
-export const all = [Master, Worker, EtcdStore, MemoryStore, Election, Session, keys, none, m, w, status, so, caps];
+export const all = [Master, Worker, EtcdStore, MemoryStore, Election, Session, keys, none, m, w, status, so, caps, why, state, rec];
 `;
 
 describe('public surface of the built package', () => {
