@@ -13,7 +13,7 @@ import { linkedSignal, onAbort } from '../util/signals.js';
 import { type Keys, keys } from './keys.js';
 import { AssignmentView } from './worker/assignments.js';
 import { StartupBarrier } from './worker/barrier.js';
-import { conditionOf, type WorkerCondition } from './worker/condition.js';
+import { ConditionTracker, type WorkerCondition } from './worker/condition.js';
 import { drain } from './worker/drain.js';
 import type { Emit, TaskChange, WorkerEvents } from './worker/events.js';
 import {
@@ -66,10 +66,7 @@ export class Worker extends TypedEmitter<WorkerEvents> {
   private readonly barrier: StartupBarrier;
   private startPromise?: Promise<void>;
   private mainPromise?: Promise<void>;
-  /** The error of the last registration attempt (undefined once one succeeded). */
-  private lastAttemptError: unknown;
-  /** The error that ended the main loop while not stopping (a bug). */
-  private failure: unknown;
+  private readonly tracker = new ConditionTracker();
   private stopPromise?: Promise<void>;
 
   constructor(options: WorkerOptions) {
@@ -87,9 +84,7 @@ export class Worker extends TypedEmitter<WorkerEvents> {
       log: this.log,
       emit: this.emitter,
       stop: this.stopController.signal,
-      attempted: (error) => {
-        this.lastAttemptError = error;
-      },
+      attempted: (error) => this.tracker.attempted(error),
       standby: (full, since) => {
         const s = this.state;
         if (s.kind === 'registering' || s.kind === 're-registering') {
@@ -156,21 +151,12 @@ export class Worker extends TypedEmitter<WorkerEvents> {
   }
 
   /**
-   * Why this worker is (not) ready, and its lifecycle state: registered with a lease it renews, past the
-   * start-up barrier and every assigned task running — or the reason it is not (`'etcd unreachable'`,
-   * `'fenced'`, `'standby'`, `'barrier'`, `'starting tasks'`...). Read-only; cheap (no store call).
+   * The lifecycle state, and whether this worker is ready (registered with a lease it renews, past the
+   * barrier, every assigned task running) or why not. Read-only; no store call.
    */
   get condition(): WorkerCondition {
-    const session = this.state.kind === 'serving' ? this.state.session : undefined;
-    return conditionOf({
-      state: this.state,
-      barrier: this.barrier.phase,
-      lastAttemptError: this.lastAttemptError,
-      keepAliveOverdue:
-        session !== undefined && this.o.clock.now() - session.lastKeepAliveAt > 2 * session.keepAliveInterval,
-      allRunning: this.state.kind === 'serving' && this.isAllRunning(),
-      failure: this.failure,
-    });
+    const allRunning = this.state.kind === 'serving' && this.isAllRunning();
+    return this.tracker.of(this.state, this.barrier.phase, this.o.clock.now(), allRunning);
   }
 
   /** The lease id of the current session, if registered. */
@@ -206,7 +192,7 @@ export class Worker extends TypedEmitter<WorkerEvents> {
     this.serve(registered);
     this.mainPromise = this.main(registered.session, registered.returned).catch((err: unknown) => {
       if (this.stopController.signal.aborted) return;
-      this.failure = err;
+      this.tracker.failure = err;
       this.log.error({ err }, 'worker loop failed: this worker does nothing more (restart the process)');
       this.emit('error', { error: err, context: 'worker' });
     });

@@ -6,6 +6,34 @@
 import { isRetryableError, SessionLostError } from '../../errors.js';
 import type { BarrierPhase, WorkerState, WorkerStateKind } from './lifecycle.js';
 
+/**
+ * What the worker remembers for its condition: the last registration attempt's error and a failure of
+ * its loop. `of()` reads the rest from the worker's state.
+ */
+export class ConditionTracker {
+  /** The error of the last registration attempt (undefined once one succeeded). */
+  lastAttemptError: unknown;
+  /** The error that ended the worker's loop while not stopping (a bug). */
+  failure: unknown;
+
+  attempted(error: unknown): void {
+    this.lastAttemptError = error;
+  }
+
+  of(state: WorkerState, barrier: BarrierPhase, now: number, allRunning: boolean): WorkerCondition {
+    const session = state.kind === 'serving' ? state.session : undefined;
+    return conditionOf({
+      state,
+      barrier,
+      lastAttemptError: this.lastAttemptError,
+      keepAliveOverdue:
+        session !== undefined && now - session.lastKeepAliveAt > 2 * session.keepAliveInterval,
+      allRunning,
+      failure: this.failure,
+    });
+  }
+}
+
 /** Why a worker is not ready. */
 export type NotReadyReason =
   /** `start()` not called yet. */
