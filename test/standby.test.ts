@@ -107,6 +107,41 @@ for (const factory of storeFactories()) {
       assert.equal(log4.warns.filter((m) => m.startsWith('fleet full')).length, 1, log4.warns.join('\n'));
     });
 
+    it("a standby never takes a restarting worker's place; it takes it once the restart grace runs out", async () => {
+      const f = new Fleet(store, `${factory.name}-standby-restart`, 3);
+      fleets.push(f);
+      f.tasks = Fleet.tasks(4);
+      await store.put(f.k.barrierLeft, new Date().toISOString());
+      f.master('m1');
+      const opts = { restartGrace: 2_000 };
+      const [w1, w2] = [f.worker('w1', opts), f.worker('w2', opts)];
+      await Promise.all([w1.start(), w2.start()]);
+      await f.balanced(['w1', 'w2']);
+      const w3 = f.worker('w3', { onCapacityFull: 'wait' });
+      let looks = 0;
+      w3.on('standby', () => looks++);
+      const s3 = track(w3.start());
+      await waitFor('w3 on standby', () => w3.condition.state === 'standby');
+
+      // w1 restarts: its key goes, its marker keeps its place. w3 looks again and stays in line...
+      const before = looks;
+      await w1.stop({ restart: true });
+      assert.ok(await store.get(f.k.restarting('w1')), 'restart marker of w1');
+      await waitFor('w3 looked again after w1 left', () => looks > before);
+      assert.equal(w3.condition.state, 'standby');
+      // ...and w1 coming back within its grace registers ahead of the standby.
+      const w1b = f.worker('w1', opts);
+      await w1b.start();
+      assert.equal(w3.condition.state, 'standby');
+      assert.equal(s3.state(), 'pending');
+
+      // w2 restarts and never comes back: when its marker expires, the slot is the standby's.
+      await w2.stop({ restart: true });
+      await waitFor('w3 registered once w2’s grace ran out', () => s3.state() === 'resolved', 20_000);
+      assert.equal(await store.get(f.k.restarting('w2')), undefined);
+      await f.balanced(['w1', 'w3']);
+    });
+
     it('a standby that stops leaves the line: its key goes, start() rejects', async () => {
       const f = new Fleet(store, `${factory.name}-standby-stop`, 2);
       fleets.push(f);
