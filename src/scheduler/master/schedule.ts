@@ -28,7 +28,7 @@ export async function schedule(
   const started = o.clock.now();
   const report = startReport(name, started, request);
   try {
-    const workers = await onlineWorkers(ctx, report.errors);
+    const { workers, restarting } = await onlineWorkers(ctx, report.errors);
     report.workers = workers.length;
     m.workersOnline.set({ name }, workers.length);
     if (workers.length === 0) {
@@ -45,7 +45,7 @@ export async function schedule(
         report.errors.push(`generator: ${(err as Error)?.message ?? String(err)}`);
         log.error({ err, reason }, 'generator failed: assignment left as it is');
       }
-      if (desired) await apply(ctx, desired, workers, report, term);
+      if (desired) await apply(ctx, desired, { workers, restarting }, report, term);
     }
   } catch (err) {
     if (err instanceof NotLeaderError) {
@@ -96,9 +96,23 @@ async function generate(ctx: MasterContext, termSignal: AbortSignal): Promise<re
   }
 }
 
-async function onlineWorkers(ctx: MasterContext, errors: string[]): Promise<string[]> {
-  const prefix = ctx.k.workerPrefix;
-  const res = await ctx.o.store.range(prefix, { prefix: true, keysOnly: true });
+/**
+ * The online workers, and the workers restarting within their grace (a live restart marker, not online),
+ * read at one revision: a worker swaps its key and its marker in one txn, both ways, so at any revision it
+ * is one or the other — never neither, which would make its tasks orphans.
+ */
+async function onlineWorkers(
+  ctx: MasterContext,
+  errors: string[],
+): Promise<{ workers: string[]; restarting: string[] }> {
+  const { k, o } = ctx;
+  const prefix = k.workerPrefix;
+  const res = await o.store.range(prefix, { prefix: true, keysOnly: true });
+  const markers = await o.store.range(k.restartingPrefix, {
+    prefix: true,
+    keysOnly: true,
+    revision: res.revision,
+  });
   const names: string[] = [];
   for (const kv of res.kvs) {
     const name = kv.key.slice(prefix.length);
@@ -108,7 +122,7 @@ async function onlineWorkers(ctx: MasterContext, errors: string[]): Promise<stri
     }
     names.push(name);
   }
-  return names;
+  return { workers: names, restarting: workersInGrace(markers.kvs, k.restartingPrefix, new Set(names)) };
 }
 
 /** The desired tasks that are valid, first of each id kept; the others are reported and counted. */
@@ -125,7 +139,7 @@ function validDesired(ctx: MasterContext, desired: readonly Task[], report: Sche
 async function apply(
   ctx: MasterContext,
   desired: readonly Task[],
-  workers: string[],
+  { workers, restarting }: { workers: string[]; restarting: string[] },
   report: ScheduleReport,
   term: Term,
 ): Promise<void> {
@@ -133,17 +147,15 @@ async function apply(
   const tasks = validDesired(ctx, desired, report);
   report.tasks = tasks.length;
 
-  // The current assignment and the stored values (to rewrite a task whose payload or priority changed),
-  // the workers restarting within their grace, whose assignment is held where it is, and the operators'
-  // control state: the same reads and the same plan as `Admin.plan()`.
-  const [assignment, markers, controlled] = await Promise.all([
+  // The current assignment and the stored values (to rewrite a task whose payload or priority changed)
+  // and the operators' control state: the same reads and the same plan as `Admin.plan()`. The workers
+  // restarting within their grace (read with the online ones) have their assignment held where it is.
+  const [assignment, controlled] = await Promise.all([
     o.store.range(k.taskPrefix, { prefix: true }),
-    o.store.range(k.restartingPrefix, { prefix: true, keysOnly: true }),
     o.store.range(k.controlPrefix, { prefix: true }),
   ]);
   const stored = parseAssignment(assignment.kvs, k);
   const online = new Set(workers);
-  const restarting = workersInGrace(markers.kvs, k.restartingPrefix, online);
   const control = parseControl(controlled.kvs, k);
   const plan = planWithControl({
     workers,
