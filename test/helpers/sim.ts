@@ -200,6 +200,11 @@ const MAX_RETRY_DELAY = DEFAULT_MAX_RETRY_DELAY;
 /** A node that was cut for long waits at most one retry delay after the heal (registration, campaign). */
 const RETRY_BOUND = MAX_RETRY_DELAY;
 const LIVENESS_WITHIN = TTL * 1000 + REBALANCE_WAIT + RETRY_BOUND + 1_500;
+/**
+ * Workers' `restartGrace` (issue 15): a restart fault stops a worker with restart intent; most come back
+ * under the same name within it (after their runs settled), the others never (the grace expires).
+ */
+const RESTART_GRACE = 2_000;
 
 interface SimNode {
   name: string;
@@ -285,6 +290,8 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
 
   const nodes: SimNode[] = [];
   let nodeSeq = 0;
+  /** Workers stopped with restart intent that come back under their name at `at`. */
+  const returns: { name: string; at: number }[] = [];
   const newWorker = async (name?: string) => {
     const node: SimNode = {
       name: name ?? `w${nodeSeq++}`,
@@ -304,6 +311,7 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
       logger,
       barrierTimeout: 2_000,
       drainTimeout: 2_000,
+      restartGrace: RESTART_GRACE,
       maxRetryDelay: MAX_RETRY_DELAY,
       handoff,
       restart: { initialDelay: 100, maxDelay: 1_000 },
@@ -483,6 +491,11 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
 
   const step = async (ms = stepMs) => {
     await clock.advance(ms);
+    for (const due of returns.filter((x) => x.at <= clock.now())) {
+      returns.splice(returns.indexOf(due), 1);
+      log(`back ${due.name}`);
+      await newWorker(due.name);
+    }
     for (const n of nodes) {
       if (!n.crashed && n.healAt !== undefined && clock.now() >= n.healAt) {
         n.healAt = undefined;
@@ -508,12 +521,24 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
         fault('join', '');
         await newWorker();
       }
-    } else if (r < 0.22) {
+    } else if (r < 0.19) {
       const n = pick(workers.filter((w) => !w.store.cut));
       if (n) {
         fault('leave', n.name);
         n.crashed = true; // gone for good, but through a graceful drain
         void n.worker!.stop().catch(() => undefined);
+      }
+    } else if (r < 0.22) {
+      // A rolling restart's step: stopped with restart intent (its tasks are held), then back under the same
+      // name once its runs settled and within the grace — or never (the grace expires, the tasks move).
+      const n = pick(workers.filter((w) => !w.store.cut));
+      if (n) {
+        const back = rand() < 0.75;
+        const delay = between(REVOKE_BOUND, RESTART_GRACE - 300);
+        fault(back ? 'restart' : 'restart-gone', `${n.name}${back ? ` back after ${delay}` : ''}`);
+        n.crashed = true;
+        void n.worker!.stop({ restart: true }).catch(() => undefined);
+        if (back) returns.push({ name: n.name, at: clock.now() + delay });
       }
     } else if (r < 0.34) {
       const n = pick(workers);
