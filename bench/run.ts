@@ -4,7 +4,7 @@
  * stdout, then a summary table; progress on stderr. Every process it starts (etcd, bench children, the
  * planner benchmark) is stopped by pid, also on failure, on Ctrl-C and at the overall deadline.
  *
- * Usage: npm run bench [-- --quick] [--no-fsync] [--only commit,latency,failover,master,footprint,planner]
+ * Usage: npm run bench [-- --quick] [--no-fsync] [--only commit,latency,failover,master,footprint,rolling,planner]
  *
  * See BENCHMARKS.md for what each measurement times and the latest figures.
  */
@@ -24,8 +24,9 @@ import {
 import { benchFootprint, type FootprintResult } from './footprint.js';
 import { benchLatency, type LatencyResult } from './latency.js';
 import { BENCH_DIR, type BenchConfig, bundleChild, emit, killChildren, note, round } from './lib.js';
+import { benchRolling, type RollingResult } from './rolling.js';
 
-const ALL = ['commit', 'latency', 'failover', 'master', 'footprint', 'planner'] as const;
+const ALL = ['commit', 'latency', 'failover', 'master', 'footprint', 'rolling', 'planner'] as const;
 type Part = (typeof ALL)[number];
 
 const argv = process.argv.slice(2);
@@ -169,6 +170,7 @@ function summarize(
   master?: MasterFailoverResult,
   footprint?: FootprintResult,
   plannerSummaries?: Array<Record<string, unknown>>,
+  rolling?: RollingResult,
 ): void {
   if (commit) {
     const e = commit.escheduler;
@@ -243,6 +245,26 @@ function summarize(
       w.rssMB < 150,
     );
   }
+  if (rolling) {
+    const g = rolling.grace;
+    const d = rolling.drain;
+    row(
+      `rolling restart: ${rolling.workers} escheduler run × ${rolling.tasks} tasks, each back ~${rolling.downtimeMs / 1000} s after exit`,
+      `model (no grace): ours ${rolling.modelOurs} moves, original ${rolling.modelOriginal}`,
+      '(info)',
+    );
+    row(
+      '  with --restart-grace 30s',
+      `${g.moves} moves (${g.deletes} task keys deleted); gap p50 ${g.gapP50Ms} ms, max ${g.gapMaxMs} ms; worst gap − downtime ${g.maxOverDowntimeMs} ms (downtime p50 ${g.downtimeP50Ms} ms); two owners: ${g.twoOwners}`,
+      '0 moves, gap ≤ downtime + 1 s, checker clean',
+      g.moves === 0 && g.deletes === 0 && (g.maxOverDowntimeMs ?? 0) <= 1_000 && g.twoOwners === 0,
+    );
+    row(
+      '  without (SIGTERM drains)',
+      `${d.moves} moves (${d.deletes} task keys deleted); gap p50 ${d.gapP50Ms} ms, max ${d.gapMaxMs} ms; two owners: ${d.twoOwners}`,
+      '(comparison)',
+    );
+  }
   for (const s of plannerSummaries ?? []) {
     row(
       `planner ${String(s.summary)} (${String(s.cases)} cases)`,
@@ -296,9 +318,10 @@ async function main(): Promise<void> {
     const failover = await part('failover', () => benchWorkerFailover(cfg, failoverParams(quick)));
     const master = await part('master', () => benchMasterFailover(cfg, failoverParams(quick)));
     const footprint = await part('footprint', () => benchFootprint(cfg));
+    const rolling = await part('rolling', () => benchRolling(cfg));
     const plannerSummaries = await part('planner', planner);
     emit('machine.end', { loadavg: loadavg().map((x) => round(x, 2)) });
-    summarize(commit, latency, failover, master, footprint, plannerSummaries);
+    summarize(commit, latency, failover, master, footprint, plannerSummaries, rolling);
   } finally {
     killChildren();
     await etcd?.destroy();
