@@ -65,6 +65,8 @@ export interface ProbeDeps {
   master?: Master;
   loop: LoopWatch;
   drainTimeout: number;
+  /** Monotonic ms. @default performance.now */
+  now?: () => number;
 }
 
 function message(err: unknown): string {
@@ -77,11 +79,15 @@ export class Probes {
   /** `performance.now()` when the drain started. */
   private drainingSince?: number;
 
-  constructor(private readonly d: ProbeDeps) {}
+  private readonly now: () => number;
+
+  constructor(private readonly d: ProbeDeps) {
+    this.now = d.now ?? (() => performance.now());
+  }
 
   /** The process began draining (SIGTERM): from now on a drain that does not end is a wedge. */
   draining(): void {
-    this.drainingSince ??= performance.now();
+    this.drainingSince ??= this.now();
   }
 
   /** Liveness: the process itself. Never calls etcd. */
@@ -101,7 +107,7 @@ export class Probes {
     if (wf !== undefined) return fail(`worker loop failed: ${message(wf)}`);
     if (master?.failure !== undefined) return fail(`master loop failed: ${message(master.failure)}`);
     if (this.drainingSince !== undefined) {
-      const ms = performance.now() - this.drainingSince;
+      const ms = this.now() - this.drainingSince;
       if (ms > this.d.drainTimeout + DRAIN_SLACK) {
         return fail(
           `drain wedged: ${formatDuration(Math.round(ms))} since the stop signal (drain timeout ${formatDuration(this.d.drainTimeout)})`,
