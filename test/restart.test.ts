@@ -75,6 +75,10 @@ describe('rolling restarts on the memory store and a ManualClock', () => {
       const last = reports.at(-1)!;
       assert.deepEqual(last.restarting, [name], 'the last schedule held the restarting worker');
       assert.equal(last.held, a0.get(name)!.length);
+      assert.match(
+        await f.metrics.registry.metrics(),
+        new RegExp(`escheduler_master_held_tasks\\{name="m1"\\} ${a0.get(name)!.length}\n`),
+      );
 
       const back = f.worker(name, { restartGrace: GRACE });
       ws.set(name, back);
@@ -103,6 +107,9 @@ describe('rolling restarts on the memory store and a ManualClock', () => {
     const report = checkInvariants({ runs, end: clock.now(), fenceBound: 0 });
     assert.deepEqual(report.violations, [], formatReport(report, 'rolling restart'));
     assert.equal(gaps.length, 100);
+    const text = await f.metrics.registry.metrics();
+    assert.match(text, /escheduler_master_restarts_total\{name="m1",result="returned"\} 5\n/);
+    assert.doesNotMatch(text, /result="expired"/);
   });
 
   it('the same rollout without restart intent moves tasks out and back', async () => {
@@ -152,6 +159,9 @@ describe('rolling restarts on the memory store and a ManualClock', () => {
     assert.equal(expiry.length, 1, 'one schedule for the expiry');
     assert.equal(expiry[0].assigned, a0.get('w2')!.length, 'it assigned exactly the tasks of w2');
     assert.equal(expiry[0].moves, 0, 'orphans of a gone worker are not moves between live workers');
+    const text = await f.metrics.registry.metrics();
+    assert.match(text, /escheduler_master_restarts_total\{name="m1",result="expired"\} 1\n/);
+    assert.doesNotMatch(text, /result="returned"/);
   });
 
   it('a live marker keeps its place under the cap for its own name only', async () => {
