@@ -230,6 +230,56 @@ describe('operator control on a real etcd', () => {
     assert.equal(placed.deferred, 0);
   });
 
+  it('status shows cordoned and draining workers, pins and a PAUSED banner; malformed control is reported, never fatal', async () => {
+    const { f, m, a0, admin } = await fleet('status', 6, ['w1', 'w2', 'w3']);
+    const p = a0.get('w3')![0];
+    await admin.cordon('w1', { reason: 'disk errors' });
+    await admin.drain('w2');
+    await admin.pin(p, 'w3');
+    await admin.pause({ reason: 'incident 7' });
+    await store.put(f.k.controlWorker('w3'), 'not json');
+    await store.put(`${f.k.controlPrefix}bogus`, '{}');
+    await waitFor('a schedule under all of it', () => {
+      const r = m.lastSchedule;
+      return r?.control.paused && r.errors.some((e) => e.includes('bogus'));
+    });
+    const r = m.lastSchedule!;
+    assert.equal(r.result, 'ok');
+    assert.deepEqual(r.control, { cordoned: ['w1'], draining: ['w2'], pins: 1, paused: true });
+    assert.ok(r.errors.some((e) => /control key ".*\/control\/worker\/w3": not JSON \(ignored\)/.test(e)));
+
+    const flags = ['--etcd', sharedEndpoints().join(','), '--root', f.root];
+    const text = await runCli(['status', ...flags]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /^PAUSED since \S+ by test — incident 7: no task moves between live workers$/m);
+    assert.match(text.stdout, /^WORKER\s+STATE\s+LEASE/m);
+    assert.match(text.stdout, /^w1\s+cordoned\s/m);
+    assert.match(text.stdout, /^w2\s+draining\s/m);
+    assert.match(text.stdout, /^cordoned w1 by test at \S+: disk errors$/m);
+    assert.match(text.stdout, new RegExp(`^pins: ${p}→w3$`, 'm'));
+    assert.match(
+      text.stdout,
+      /^control problem: control key ".*\/control\/bogus": unknown control key \(ignored\)$/m,
+    );
+    const json = await runCli(['status', '--json', ...flags]);
+    const s = JSON.parse(json.stdout) as {
+      control: import('../src/scheduler/control/state.js').ControlState;
+    };
+    assert.deepEqual(
+      s.control.workers.map((w) => [w.worker, w.state, w.reason]),
+      [
+        ['w1', 'cordoned', 'disk errors'],
+        ['w2', 'draining', ''],
+      ],
+    );
+    assert.deepEqual(
+      s.control.pins.map((x) => [x.task, x.worker]),
+      [[p, 'w3']],
+    );
+    assert.equal(s.control.pause?.reason, 'incident 7');
+    assert.equal(s.control.problems.length, 2);
+  });
+
   it('plan writes nothing and its moves are those of the schedule that follows', async () => {
     const f = new Fleet(store, 'control-plan', 10, 2);
     fleets.push(f);
