@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { rebalance } from '../src/planner/rebalance.js';
+import { diffFinal } from '../src/scheduler/control/diff.js';
 import { type ControlledPlan, planWithControl } from '../src/scheduler/control/plan.js';
 import { type ControlState, emptyControl } from '../src/scheduler/control/state.js';
 import type { Task } from '../src/task.js';
@@ -68,7 +69,16 @@ describe('controlled plan', () => {
       assert.deepEqual(got.assign, want.assign, `round ${round}: assign`);
       assert.deepEqual(got.revoke, want.revoke, `round ${round}: revoke`);
       assert.equal(got.moves, want.moves, `round ${round}: moves`);
+      assert.equal(got.moveList.length, want.moves, `round ${round}: moveList`);
       assert.deepEqual(got.target, want.target, `round ${round}: target`);
+      // The diff the controlled path uses gives the planner's own diff from the planner's placement.
+      const final = new Map<string, string>();
+      for (const [w, list] of want.target) for (const t of list) final.set(t.id, w);
+      const d = diffFinal(tasks, final, current, workers);
+      assert.deepEqual(d.assign, want.assign, `round ${round}: diffFinal assign`);
+      assert.deepEqual(d.revoke, want.revoke, `round ${round}: diffFinal revoke`);
+      assert.deepEqual(d.moveList, got.moveList, `round ${round}: diffFinal moves`);
+      assert.deepEqual(d.target, want.target, `round ${round}: diffFinal target`);
     }
   });
 

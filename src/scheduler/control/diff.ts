@@ -52,6 +52,8 @@ export function diffFinal(
   final: ReadonlyMap<string, string>,
   current: Current,
   online: readonly string[],
+  /** {@link holdersOf}(current, the desired tasks), when the caller has it already. */
+  known?: ReadonlyMap<string, readonly string[]>,
 ): FinalDiff {
   const desired = new Map<string, Task>();
   for (const t of tasks) desired.set(t.id, t);
@@ -65,7 +67,7 @@ export function diffFinal(
       revoke.push({ worker, id });
     }
   }
-  const holders = holdersOf(current, desired);
+  const holders = known ?? holdersOf(current, desired);
   const target = new Map<string, Task[]>();
   for (const w of online) target.set(w, []);
   const assign: Assignment[] = [];
@@ -85,7 +87,8 @@ export function diffFinal(
     for (const h of hs) revoke.push({ worker: h, id: task.id });
     if (to === undefined) continue;
     assign.push({ worker: to, task });
-    const from = hs.find((h) => live.has(h));
+    let from: string | undefined; // the first live holder by name, as the planner's sorted revocations
+    for (const h of hs) if (live.has(h) && (from === undefined || h < from)) from = h;
     if (from !== undefined) moveList.push({ id: task.id, from, to });
   }
   assign.sort(

@@ -13,13 +13,15 @@
  * 6. **Budget** (`budget.ts`): at most `maxMoves` tasks move between live workers; the rest wait.
  */
 
+import { compareStrings } from '../../planner/hash.js';
 import type { Assignment, Revocation } from '../../planner/rebalance.js';
+import { rebalance } from '../../planner/rebalance.js';
 import type { Task } from '../../task.js';
 import { rebalanceHolding } from '../master/hold.js';
 import { applyBudget, type MoveUnit } from './budget.js';
 import { type Current, diffFinal, holdersOf, type Move } from './diff.js';
 import { applyPins, keyedPins } from './pins.js';
-import { type ControlState, emptyControl } from './state.js';
+import { type ControlState, emptyControl, isInactive } from './state.js';
 
 export type { Current, Move };
 
@@ -67,6 +69,10 @@ export interface ControlledPlan {
 export function planWithControl(input: ControlledPlanInput): ControlledPlan {
   const control = input.control ?? emptyControl();
   const { workers, tasks, current } = input;
+  const maxMoves = input.maxMoves ?? Number.POSITIVE_INFINITY;
+  if (isInactive(control) && (input.hold?.size ?? 0) === 0 && !Number.isFinite(maxMoves)) {
+    return uncontrolled(workers, tasks, current);
+  }
   const online = new Set(workers);
   const cordoned = new Set<string>();
   const draining = new Set<string>();
@@ -131,11 +137,10 @@ export function planWithControl(input: ControlledPlanInput): ControlledPlan {
 
   // 6: the move budget.
   let deferred = 0;
-  const maxMoves = input.maxMoves ?? Number.POSITIVE_INFINITY;
   if (Number.isFinite(maxMoves))
     deferred = applyBudget(moveUnits(free, final, holders, liveHolder), maxMoves, final);
 
-  const d = diffFinal(tasks, final, current, workers);
+  const d = diffFinal(tasks, final, current, workers, holders);
   return {
     target: d.target,
     revoke: d.revoke,
@@ -193,4 +198,32 @@ function relocate(current: Current, moved: ReadonlyMap<string, string>): Map<str
     );
   for (const [id, w] of moved) out.set(w, [...(out.get(w) ?? []), id]);
   return out;
+}
+
+/** Without any control: the planner's plan as it is (no second diff), its moves listed. */
+function uncontrolled(workers: readonly string[], tasks: readonly Task[], current: Current): ControlledPlan {
+  const plan = rebalance({ workers, tasks, current });
+  const live = new Set(workers);
+  const from = new Map<string, string>();
+  for (const r of plan.revoke) if (live.has(r.worker) && !from.has(r.id)) from.set(r.id, r.worker);
+  const moveList: Move[] = [];
+  for (const a of plan.assign) {
+    const f = from.get(a.task.id);
+    if (f !== undefined) moveList.push({ id: a.task.id, from: f, to: a.worker });
+  }
+  moveList.sort((x, y) => compareStrings(x.id, y.id));
+  return {
+    target: plan.target,
+    revoke: plan.revoke,
+    assign: plan.assign,
+    moves: plan.moves,
+    moveList,
+    deferred: 0,
+    unplaced: [],
+    cordoned: [],
+    draining: [],
+    pinned: [],
+    paused: false,
+    problems: [],
+  };
 }
