@@ -33,7 +33,7 @@ describe('control survives a SIGKILL of the leading master', () => {
   const masters = new Map<string, CliProcess>();
   before(() => {
     store = new EtcdStore({ hosts: sharedEndpoints() });
-    f = new Fleet(store, 'control-failover', 10, 2);
+    f = new Fleet(store, 'control-failover', 10, 10); // workers: ttl 10 (masters run with --ttl 2)
   });
   after(async () => {
     killAll();

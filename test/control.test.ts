@@ -37,7 +37,7 @@ describe('operator control on a real etcd', () => {
 
   /** A fleet on an established root (no start-up barrier) with `workers` started and balanced. */
   async function fleet(name: string, tasks: number, workers: string[], maxMoves?: number) {
-    const f = new Fleet(store, `control-${name}`, 10, 2);
+    const f = new Fleet(store, `control-${name}`, 10, 10); // ttl 10: a loaded machine does not lose leases
     fleets.push(f);
     f.tasks = Fleet.tasks(tasks);
     await store.put(f.k.barrierLeft, new Date().toISOString());
@@ -223,8 +223,9 @@ describe('operator control on a real etcd', () => {
     seen = reports.length;
     await ws[0].stop();
     await f.settled(['w2', 'w3', 'w4']);
-    const placed = reports.slice(seen).find((r) => r.assigned > 0);
-    assert.ok(placed);
+    const placed = await waitFor('the schedule that placed them reported', () =>
+      reports.slice(seen).find((r) => r.assigned > 0),
+    );
     assert.equal(placed.assigned, 12);
     assert.equal(placed.moves, 0);
     assert.equal(placed.deferred, 0);
@@ -241,7 +242,12 @@ describe('operator control on a real etcd', () => {
     await store.put(`${f.k.controlPrefix}bogus`, '{}');
     await waitFor('a schedule under all of it', () => {
       const r = m.lastSchedule;
-      return r?.control.paused && r.errors.some((e) => e.includes('bogus'));
+      return (
+        r?.control.paused &&
+        r.control.cordoned.includes('w1') &&
+        r.control.draining.includes('w2') &&
+        r.errors.some((e) => e.includes('bogus'))
+      );
     });
     const r = m.lastSchedule!;
     assert.equal(r.result, 'ok');
@@ -281,7 +287,7 @@ describe('operator control on a real etcd', () => {
   });
 
   it('plan writes nothing and its moves are those of the schedule that follows', async () => {
-    const f = new Fleet(store, 'control-plan', 10, 2);
+    const f = new Fleet(store, 'control-plan', 10, 10);
     fleets.push(f);
     f.tasks = Fleet.tasks(12);
     await store.put(f.k.barrierLeft, new Date().toISOString());
