@@ -70,4 +70,38 @@ describe('escheduler status', () => {
     assert.match(renderStatus(s), /restarting: w2 · 2 tasks held \(not running\) · \d+s left of its grace/);
     await store.close();
   });
+  it('lists the standbys first in line first, with their pid and host, and two other candidates as candidates', async () => {
+    const store = new MemoryStore({ seed: 19 });
+    const k = keys('standbys');
+    const lease = await store.grantLease(10);
+    for (const [name, pid] of [
+      ['s2', 22],
+      ['s1', 11],
+    ] as const) {
+      await store.put(
+        k.standby(name),
+        JSON.stringify({ since: '2026-12-01T10:00:00.000Z', pid, host: 'h' }),
+        { lease: lease.id },
+      );
+    }
+    await store.put(k.standby('odd'), 'not json', { lease: lease.id });
+    for (const m of ['m1', 'm2', 'm3']) await store.put(`${k.election}/${m}`, m, { lease: lease.id });
+    const s = await collectStatus(store, 'standbys');
+    assert.deepEqual(
+      s.standbys.map((b) => [b.name, b.pid, b.host, b.since]),
+      [
+        ['s2', 22, 'h', '2026-12-01T10:00:00.000Z'],
+        ['s1', 11, 'h', '2026-12-01T10:00:00.000Z'],
+        ['odd', null, null, null],
+      ],
+      'in arrival (create) order, not by name',
+    );
+    const text = renderStatus(s);
+    assert.match(text, /leader m1 \(\+2 candidates\)/);
+    assert.match(
+      text,
+      /standby \(fleet full, waiting for a slot, first in line first\): 3\n {2}s2 since 2026-12-01T10:00:00.000Z \(h pid 22\)\n {2}s1 /,
+    );
+    await store.close();
+  });
 });
