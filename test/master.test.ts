@@ -8,6 +8,7 @@ import { getEventListeners } from 'node:events';
 import { describe, it } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { StoreRequestError } from '../src/errors.js';
 import { keys } from '../src/scheduler/keys.js';
 import { reasonLabel, ScheduleRequests } from '../src/scheduler/master/reasons.js';
 import { Master, type MasterOptions, type ScheduleReport } from '../src/scheduler/master.js';
@@ -181,6 +182,51 @@ describe('Master: campaign retries', () => {
       const back = s.clock.now();
       await s.until(() => s.master.isLeader, 'leading after the outage', 10, 100);
       assert.ok(s.clock.now() - back <= 400, `led ${s.clock.now() - back} ms after the store came back`);
+    } finally {
+      await s.master.stop();
+    }
+  });
+});
+
+describe('Master: a schedule that failed on the store (etcd out of space)', () => {
+  it('is retried with a growing delay capped by maxRetryDelay, not every second, and succeeds once etcd takes writes again', async () => {
+    let full = false;
+    const refusing = (s: Store): Store =>
+      new Proxy(s, {
+        get(target, prop) {
+          const v = Reflect.get(target, prop, target);
+          if (prop === 'txn') {
+            return (req: Parameters<Store['txn']>[0]) =>
+              full && [...req.success, ...(req.failure ?? [])].some((op) => op.type === 'put')
+                ? Promise.reject(new StoreRequestError('etcd txn: etcdserver: mvcc: database space exceeded'))
+                : target.txn(req);
+          }
+          return typeof v === 'function' ? v.bind(target) : v;
+        },
+      });
+    const s = await setup({ interval: 3_600_000, maxRetryDelay: 5_000 }, refusing);
+    s.master.start();
+    try {
+      await s.until(() => s.reports.length >= 1 && s.reports[0].result === 'ok', 'a first schedule');
+      full = true;
+      await s.mem.put(k.worker('w2'), 'running'); // a join: the plan moves a task, and cannot write it
+      await s.until(() => s.reports.some((r) => r.result === 'error'), 'a failed schedule');
+      const from = s.clock.now();
+      await s.clock.advance(60_000);
+      const failed = s.reports.filter((r) => r.result === 'error');
+      const times = failed.map((r) => Date.parse(r.time));
+      const gaps = times.slice(1).map((t, i) => t - times[i]);
+      assert.ok(failed.length >= 8, `kept retrying: ${failed.length} failed schedules in 60 s`);
+      assert.ok(failed.length <= 25, `${failed.length} failed schedules in 60 s: no backoff (one a second is 60)`);
+      assert.ok(Math.max(...gaps) <= 5_000 + 100, `a gap of ${Math.max(...gaps)} ms > maxRetryDelay`);
+      assert.ok(gaps.slice(-4).every((g) => g >= 2_000), `the delay grows: last gaps ${gaps.slice(-4).join(', ')} ms`);
+      assert.match(failed[0].errors.join(' '), /database space exceeded/, 'the report names the cause');
+      assert.ok(s.master.isLeader, 'still the leader: a refused write is not a lost term');
+      full = false;
+      const healed = s.clock.now();
+      await s.until(() => s.reports.at(-1)?.result === 'ok', 'a successful schedule after the store takes writes');
+      assert.ok(s.clock.now() - healed <= 5_100, `retried within maxRetryDelay of the store taking writes again`);
+      assert.ok(from < healed);
     } finally {
       await s.master.stop();
     }

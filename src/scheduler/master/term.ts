@@ -7,6 +7,7 @@ import { DoubleBarrier } from '../../recipes/barrier.js';
 import type { Session } from '../../recipes/session.js';
 import { PrefixWatcher } from '../../recipes/watcher.js';
 import type { Compare } from '../../store/port.js';
+import { Backoff } from '../../util/backoff.js';
 import { type Clock, sleep } from '../../util/clock.js';
 import { linkSignal, onAbort } from '../../util/signals.js';
 import type { MasterContext, Term } from './context.js';
@@ -16,7 +17,10 @@ import { rfc3339 } from './report.js';
 import { watchRestarts } from './restarts.js';
 import { schedule } from './schedule.js';
 
-/** Delay before a schedule that failed on the store is tried again, in ms. */
+/**
+ * Delay before a schedule that failed on the store is first tried again, in ms; it doubles on each
+ * further failure up to `maxRetryDelay` (etcd out of space refuses every write until an operator acts).
+ */
 export const ERROR_RETRY_DELAY = 1_000;
 
 /**
@@ -59,6 +63,11 @@ export async function runTerm(
     });
     ticking = tick(ctx, termSignal);
     controlling = watchControl(ctx, termSignal);
+    const retry = new Backoff({
+      initialDelay: Math.min(ERROR_RETRY_DELAY, ctx.o.maxRetryDelay),
+      maxDelay: ctx.o.maxRetryDelay,
+      jitter: 'none',
+    });
     let first = true;
     while (!termSignal.aborted) {
       await ctx.requests.wait(termSignal);
@@ -67,11 +76,11 @@ export async function runTerm(
       scheduleDeferred(ctx, report, termSignal);
       if (report.result === 'error') {
         // A store failure mid-write leaves a partial plan: try again soon rather than at the next trigger.
-        void sleep(ctx.o.clock, ERROR_RETRY_DELAY, termSignal).then(
+        void sleep(ctx.o.clock, retry.next(), termSignal).then(
           () => ctx.requests.add('retry after error'),
           () => undefined,
         );
-      }
+      } else retry.reset();
       if (first && barrier.leave) {
         first = false;
         void barrier
