@@ -22,7 +22,8 @@ import {
   type FrozenWindow,
   type RunInterval,
 } from './checker.js';
-import { type EtcdCluster, freePort, startEtcd, uniqueRoot } from './etcd.js';
+import { type EtcdCluster, freePort, type StartOptions, startEtcd, uniqueRoot } from './etcd.js';
+import { TcpProxy } from './proxy.js';
 
 export const TTL = 2;
 export const REBALANCE_WAIT = 1_000;
@@ -36,10 +37,12 @@ export const RESUME_BOUND = CLEANUP + 800;
 export const LIVENESS_SLACK = 6_000;
 export const LIVENESS_WITHIN = TTL * 1000 + REBALANCE_WAIT + LIVENESS_SLACK;
 
-interface Proc {
+export interface Proc {
   name: string;
   cli: CliProcess;
   killedAt?: number;
+  /** Its own proxies, one per etcd member (partition tests, the soak): cut them to cut it off. */
+  proxies?: TcpProxy[];
   /** The `--http` port, when the fleet serves the probes (`http: true`). */
   port?: number;
 }
@@ -48,12 +51,19 @@ export interface FaultFleetOptions {
   workers: number;
   tasks: number;
   handoff?: 'claim' | 'none';
+  /** Each process reaches etcd through its own proxies ({@link FaultFleet.spawnProxied}). */
+  proxied?: boolean;
+  /** Extra node flags and environment of every process (the soak's sampler). */
+  nodeArgs?: string[];
+  env?: Record<string, string>;
   /** etcd members. @default 3 */
   etcdSize?: number;
   /** `--max-nodes`. @default 40 */
   maxNodes?: number;
   /** Every process serves `--http` on a free loopback port of its own (`Proc.port`). @default false */
   http?: boolean;
+  /** `--log-level` of the processes. @default warn */
+  logLevel?: string;
 }
 
 export class FaultFleet {
@@ -70,6 +80,12 @@ export class FaultFleet {
   readonly faults: Record<string, number> = {};
   readonly recoveries: { fault: string; ms: number }[] = [];
   readonly inProcess: Worker[] = [];
+  /** Puts and deletes of worker keys (`worker/<name>`) as the observer saw them. */
+  readonly workerEvents: { name: string; type: 'put' | 'delete'; at: number }[] = [];
+  /** Master status writes as the observer saw them: who wrote, when. */
+  readonly statusWrites: { leader: string; at: number }[] = [];
+  /** Partitions made by {@link partition}. */
+  readonly partitions: { worker: string; how: 'cut' | 'blackhole'; from: number; to: number }[] = [];
   private readonly assignedNow = new Map<string, AssignInterval>();
   private readonly observing = new AbortController();
   private observed?: Promise<void>;
@@ -82,14 +98,18 @@ export class FaultFleet {
     writeFileSync(this.log, '');
   }
 
-  async start(): Promise<void> {
-    this.etcd = await startEtcd({ size: this.options.etcdSize ?? 3 });
+  async start(etcd: StartOptions = {}): Promise<void> {
+    this.etcd = await startEtcd({ size: this.options.etcdSize ?? 3, ...etcd });
     this.observer = new EtcdStore({ hosts: this.etcd.endpoints, callTimeout: 2_000 });
     await this.observer.put(this.k.barrierLeft, new Date().toISOString()); // an established root
     this.setTasks(this.options.tasks);
-    this.observed = this.observe();
+    this.observed = Promise.all([this.observe(), this.observeWorkersAndStatus()]).then(() => undefined);
     for (let i = 0; i < this.options.workers; i++) {
-      if (this.options.http) await this.spawnHttp();
+      if (this.options.proxied) {
+        const port = this.options.http ? await freePort() : undefined;
+        const p = await this.spawnProxied(port ? ['--http', `127.0.0.1:${port}`] : []);
+        p.port = port;
+      } else if (this.options.http) await this.spawnHttp();
       else this.spawn();
     }
   }
@@ -112,19 +132,31 @@ export class FaultFleet {
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   }
 
+  /** Starts one `escheduler run` that reaches etcd through proxies of its own (one per member). */
+  async spawnProxied(extra: string[] = []): Promise<Proc> {
+    const proxies = this.etcd.members.map((m) => new TcpProxy('127.0.0.1', m.spec.clientPort));
+    await Promise.all(proxies.map((p) => p.listen()));
+    const p = this.spawn(
+      extra,
+      proxies.map((x) => x.endpoint),
+    );
+    p.proxies = proxies;
+    return p;
+  }
+
   setTasks(n: number, prefix = 't'): void {
     this.tasks = Array.from({ length: n }, (_, i) => ({ id: `${prefix}${i}` }));
     writeFileSync(this.tasksFile, JSON.stringify(this.tasks.map((t) => ({ id: t.id }))));
   }
 
-  /** Starts one `escheduler run` (master candidate + worker) with a fresh name. */
-  spawn(extraArgs: string[] = []): Proc {
+  /** Starts one `escheduler run` (master candidate + worker, unless `extra` says otherwise) with a fresh name. */
+  spawn(extra: string[] = [], endpoints: string[] = this.etcd.endpoints): Proc {
     const name = `p${this.seq++}`;
     const cli = new CliProcess(
       [
         'run',
         '--etcd',
-        this.etcd.endpoints.join(','),
+        endpoints.join(','),
         '--root',
         this.root,
         '--name',
@@ -148,10 +180,16 @@ export class FaultFleet {
         '--handoff',
         this.handoff,
         '--log-level',
-        'warn',
-        ...extraArgs,
+        this.options.logLevel ?? 'warn',
+        ...extra,
       ],
-      { FAULT_LOG: this.log, FAULT_CLEANUP_MS: String(CLEANUP) },
+      {
+        FAULT_LOG: this.log,
+        FAULT_CLEANUP_MS: String(CLEANUP),
+        ...this.options.env,
+        SOAK_NAME: name,
+      },
+      this.options.nodeArgs,
     );
     const p: Proc = { name, cli };
     this.procs.push(p);
@@ -188,6 +226,58 @@ export class FaultFleet {
     } catch {
       // observer stopped
     }
+  }
+
+  private async observeWorkersAndStatus(): Promise<void> {
+    const w = new PrefixWatcher(this.observer, `${this.k.root}/`, {
+      signal: this.observing.signal,
+      retryDelay: 100,
+    });
+    try {
+      for await (const u of w) {
+        if (u.type !== 'events') continue;
+        const now = Date.now();
+        for (const e of u.events) {
+          if (e.kv.key.startsWith(this.k.workerPrefix)) {
+            this.workerEvents.push({
+              name: e.kv.key.slice(this.k.workerPrefix.length),
+              type: e.type,
+              at: now,
+            });
+          } else if (e.kv.key === this.k.masterStatus && e.type === 'put') {
+            try {
+              this.statusWrites.push({
+                leader: (JSON.parse(e.kv.value) as { leader: string }).leader,
+                at: now,
+              });
+            } catch {
+              // not ours
+            }
+          }
+        }
+      }
+    } catch {
+      // observer stopped
+    }
+  }
+
+  /**
+   * Cuts `p` off from etcd for `ms` while it keeps running: `cut` resets its connections (and new ones),
+   * `blackhole` keeps them open and lets nothing through; then heals (blackholed connections stay dead).
+   */
+  async partition(p: Proc, how: 'cut' | 'blackhole', ms: number): Promise<{ from: number; to: number }> {
+    if (!p.proxies) throw new Error(`${p.name} does not reach etcd through proxies (spawnProxied)`);
+    const from = Date.now();
+    for (const x of p.proxies) {
+      if (how === 'cut') x.isolate();
+      else x.blackhole();
+    }
+    await sleep(ms);
+    for (const x of p.proxies) x.heal();
+    const to = Date.now();
+    this.partitions.push({ worker: p.name, how, from, to });
+    this.count(`partition-${how}`);
+    return { from, to };
   }
 
   private openAssignment(key: string, now: number): string {
@@ -445,6 +535,7 @@ export class FaultFleet {
       p.cli.kill('SIGKILL');
     }
     await Promise.allSettled(this.procs.map((p) => p.cli.exited));
+    await Promise.allSettled(this.procs.flatMap((p) => (p.proxies ?? []).map((x) => x.close())));
     await Promise.allSettled(this.inProcess.map((w) => w.stop()));
     await this.observer?.close().catch(() => undefined);
     await this.observed?.catch(() => undefined);

@@ -3,15 +3,34 @@
  * touching the member (etcd3's own tests do the same). `hold(bytes)` lets only that many more bytes flow
  * from the server to the clients and then stops reading from the server, so a test can freeze a watch
  * in the middle of its catch-up; `cut()` then resets every connection.
+ *
+ * Partitions (issue 18): `isolate()` resets every connection and every new one until `heal()` (a refused
+ * route: the client sees errors at once); `blackhole()` keeps every connection open and lets nothing
+ * through in either direction, new connections included (a dropped route, half-open TCP: the client sees
+ * nothing at all). A blackholed connection stays dead after `heal()` (as after a NAT or firewall dropped
+ * its state): only new connections work again, so a client recovers only if its deadlines and keep-alive
+ * pings notice the dead ones.
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
 
+interface Pair {
+  client: Socket;
+  upstream?: Socket;
+  /** Blackholed: nothing is forwarded on this connection, ever again. */
+  dead: boolean;
+}
+
 export class TcpProxy {
   private server?: Server;
-  private readonly pairs = new Set<{ client: Socket; upstream: Socket }>();
+  private readonly pairs = new Set<Pair>();
+  /** Every socket not yet closed, both sides: `close()` waits for them. */
+  private readonly sockets = new Set<Socket>();
   private budget = Number.POSITIVE_INFINITY;
+  private mode: 'open' | 'isolated' | 'blackhole' = 'open';
   /** Bytes sent from the server to clients so far. */
   downstreamBytes = 0;
+  /** Bytes the blackhole swallowed (both directions). */
+  swallowedBytes = 0;
   port = 0;
 
   constructor(
@@ -50,31 +69,90 @@ export class TcpProxy {
     this.budget = Number.POSITIVE_INFINITY;
     for (const { client, upstream } of this.pairs) {
       client.resetAndDestroy();
-      upstream.destroy();
+      upstream?.destroy();
     }
     this.pairs.clear();
   }
 
-  async close(): Promise<void> {
+  /** Resets every connection, and every new one, until {@link heal}. */
+  isolate(): void {
+    this.mode = 'isolated';
     this.cut();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  /** Nothing flows any more on open connections, nor on new ones; they all stay open. */
+  blackhole(): void {
+    this.mode = 'blackhole';
+    for (const p of this.pairs) p.dead = true;
+  }
+
+  /** New connections work again; blackholed ones stay dead until their client gives up on them. */
+  heal(): void {
+    this.mode = 'open';
+  }
+
+  /** Connections open now: live ones and blackholed ones. */
+  get connections(): { live: number; dead: number } {
+    let dead = 0;
+    for (const p of this.pairs) if (p.dead) dead++;
+    return { live: this.pairs.size - dead, dead };
+  }
+
+  async close(): Promise<void> {
+    const closing = this.server
+      ? new Promise<void>((resolve) => this.server!.close(() => resolve()))
+      : undefined;
+    this.mode = 'isolated';
+    // Plain destroy, not a reset: a reset of a socket whose peer is gone can leave a request pending that
+    // keeps Node from exiting (seen with killed clients).
+    this.pairs.clear();
+    for (const s of this.sockets) s.destroy();
+    await Promise.all([...this.sockets].map((s) => new Promise((resolve) => s.once('close', resolve))));
+    await closing;
+  }
+
+  private track(s: Socket): void {
+    this.sockets.add(s);
+    s.once('close', () => this.sockets.delete(s));
   }
 
   private accept(client: Socket): void {
-    const upstream = connect(this.upstreamPort, this.upstreamHost);
-    const pair = { client, upstream };
+    this.track(client);
+    if (this.mode === 'isolated') {
+      client.on('error', () => undefined);
+      client.resetAndDestroy();
+      return;
+    }
+    const pair: Pair = { client, dead: this.mode === 'blackhole' };
     this.pairs.add(pair);
     const drop = () => {
       this.pairs.delete(pair);
       client.destroy();
-      upstream.destroy();
+      pair.upstream?.destroy();
     };
     client.on('error', drop);
-    upstream.on('error', drop);
     client.on('close', drop);
+    if (pair.dead) {
+      // Accepted by the kernel, then silence: the client's connect "succeeds" and nothing ever answers.
+      client.on('data', (d: Buffer) => {
+        this.swallowedBytes += d.length;
+      });
+      return;
+    }
+    const upstream = connect(this.upstreamPort, this.upstreamHost);
+    this.track(upstream);
+    pair.upstream = upstream;
+    upstream.on('error', drop);
     upstream.on('close', drop);
-    client.on('data', (d) => upstream.write(d));
+    client.on('data', (d: Buffer) => {
+      if (pair.dead) this.swallowedBytes += d.length;
+      else upstream.write(d);
+    });
     upstream.on('data', (d: Buffer) => {
+      if (pair.dead) {
+        this.swallowedBytes += d.length;
+        return;
+      }
       const room = this.budget - this.downstreamBytes;
       if (room >= d.length) {
         this.downstreamBytes += d.length;
