@@ -8,6 +8,7 @@ import { type ControlState, parseControl } from '../scheduler/control/state.js';
 import { keys, rootPath, type StandbyRecord } from '../scheduler/keys.js';
 import type { ScheduleReport } from '../scheduler/master.js';
 import { restartingWorkers } from '../scheduler/restart.js';
+import { EtcdStore } from '../store/etcd.js';
 import type { Store } from '../store/port.js';
 import { decodeTask } from '../task.js';
 import { CliError, type ConnectionFlags, etcdEndpoints, openStore } from './common.js';
@@ -75,6 +76,8 @@ export interface StatusReport {
   control: ControlState;
   /** Store revision the report was read at. */
   revision: number;
+  /** Active etcd alarms: with `NOSPACE` etcd refuses every write (no schedule, registration or claim). */
+  etcdAlarms: { member: string; alarm: string }[];
 }
 
 /** Reads the status of the fleet under `root`. */
@@ -205,6 +208,7 @@ export async function collectStatus(store: Store, root: string): Promise<StatusR
     lastScheduleStale,
     control: parseControl(control.kvs, k),
     revision: election.revision,
+    etcdAlarms: store instanceof EtcdStore ? await store.alarms() : [],
   };
 }
 
@@ -224,6 +228,13 @@ export function renderStatus(s: StatusReport): string {
     );
   }
   lines.push(`root ${s.root} · leader ${s.leader ?? 'none'}${others}`);
+  for (const a of s.etcdAlarms) {
+    lines.push(
+      a.alarm === 'NOSPACE'
+        ? `etcd alarm NOSPACE (member ${a.member}): etcd refuses writes, nothing is scheduled, registered or claimed — free space, compact, defragment every member, then disarm (etcdctl alarm disarm)`
+        : `etcd alarm ${a.alarm} (member ${a.member})`,
+    );
+  }
   const b = s.barrier;
   lines.push(
     b.passed

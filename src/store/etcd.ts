@@ -17,7 +17,7 @@
  * (`etcd-call.ts`), requests and responses (`etcd-codec.ts`), leases (`etcd-lease.ts`), watches
  * (`etcd-watch.ts`). This file is the adapter: key-value calls, txns, watches, compaction.
  */
-import type { Etcd3 } from 'etcd3';
+import { AlarmAction, AlarmType, type Etcd3 } from 'etcd3';
 import { CompactedError, StoreRequestError } from '../errors.js';
 import { type CallContext, guardedCall, mapEtcdError } from './etcd-call.js';
 import {
@@ -191,6 +191,20 @@ export class EtcdStore implements Store {
       }
       throw err;
     }
+  }
+
+  /**
+   * Active etcd alarms (`NOSPACE`: the backend quota is exhausted and etcd refuses writes until an
+   * operator frees space, defragments and disarms; `CORRUPT`), with the member that raised each.
+   */
+  async alarms(): Promise<{ member: string; alarm: string }[]> {
+    const res = await this.call({ operation: 'alarm list', key: '' }, () =>
+      this.client.maintenance.alarm({ action: AlarmAction.Get, memberID: 0, alarm: AlarmType.None }),
+    );
+    return (res.alarms ?? []).map((a) => ({
+      member: BigInt(a.memberID).toString(16),
+      alarm: String(a.alarm).toUpperCase(),
+    }));
   }
 
   async close(): Promise<void> {

@@ -289,3 +289,49 @@ let counter = 0;
 export function uniqueRoot(name: string): string {
   return `test-${name.replace(/[^a-zA-Z0-9_-]+/g, '-')}-${process.pid}-${Date.now().toString(36)}-${counter++}`;
 }
+
+/** One call of etcd's JSON gateway (`POST /v3/...`) on one member; throws naming the path on an error. */
+export async function gateway<T = Record<string, unknown>>(
+  endpoint: string,
+  path: string,
+  body: unknown = {},
+  timeoutMs = 10_000,
+): Promise<T> {
+  const res = await fetch(`http://${endpoint}/v3/${path}`, {
+    method: 'POST',
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  const json = (await res.json()) as T & { error?: string; message?: string };
+  if (!res.ok)
+    throw new Error(`etcd ${path} on ${endpoint}: ${res.status} ${json.message ?? json.error ?? ''}`);
+  return json;
+}
+
+export interface Alarm {
+  memberID: string;
+  alarm: string;
+}
+
+/** Active alarms (NOSPACE, CORRUPT) as any member reports them. */
+export async function alarms(cluster: EtcdCluster): Promise<Alarm[]> {
+  const res = await gateway<{ alarms?: Alarm[] }>(cluster.endpoints[0], 'maintenance/alarm', {
+    action: 'GET',
+  });
+  return res.alarms ?? [];
+}
+
+/**
+ * What an operator does after `NOSPACE` once space was freed: defragment every member, then disarm every
+ * alarm (etcdctl defrag --cluster; etcdctl alarm disarm). Compaction is the caller's (it needs a revision).
+ */
+export async function defragAndDisarm(cluster: EtcdCluster): Promise<void> {
+  for (const m of cluster.members) await gateway(m.endpoint, 'maintenance/defragment', {}, 30_000);
+  for (const a of await alarms(cluster)) {
+    await gateway(cluster.endpoints[0], 'maintenance/alarm', {
+      action: 'DEACTIVATE',
+      memberID: a.memberID,
+      alarm: a.alarm,
+    });
+  }
+}
