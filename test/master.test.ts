@@ -217,15 +217,27 @@ describe('Master: a schedule that failed on the store (etcd out of space)', () =
       const times = failed.map((r) => Date.parse(r.time));
       const gaps = times.slice(1).map((t, i) => t - times[i]);
       assert.ok(failed.length >= 8, `kept retrying: ${failed.length} failed schedules in 60 s`);
-      assert.ok(failed.length <= 25, `${failed.length} failed schedules in 60 s: no backoff (one a second is 60)`);
+      assert.ok(
+        failed.length <= 25,
+        `${failed.length} failed schedules in 60 s: no backoff (one a second is 60)`,
+      );
       assert.ok(Math.max(...gaps) <= 5_000 + 100, `a gap of ${Math.max(...gaps)} ms > maxRetryDelay`);
-      assert.ok(gaps.slice(-4).every((g) => g >= 2_000), `the delay grows: last gaps ${gaps.slice(-4).join(', ')} ms`);
+      assert.ok(
+        gaps.slice(-4).every((g) => g >= 2_000),
+        `the delay grows: last gaps ${gaps.slice(-4).join(', ')} ms`,
+      );
       assert.match(failed[0].errors.join(' '), /database space exceeded/, 'the report names the cause');
       assert.ok(s.master.isLeader, 'still the leader: a refused write is not a lost term');
       full = false;
       const healed = s.clock.now();
-      await s.until(() => s.reports.at(-1)?.result === 'ok', 'a successful schedule after the store takes writes');
-      assert.ok(s.clock.now() - healed <= 5_100, `retried within maxRetryDelay of the store taking writes again`);
+      await s.until(
+        () => s.reports.at(-1)?.result === 'ok',
+        'a successful schedule after the store takes writes',
+      );
+      assert.ok(
+        s.clock.now() - healed <= 5_100,
+        `retried within maxRetryDelay of the store taking writes again`,
+      );
       assert.ok(from < healed);
     } finally {
       await s.master.stop();
