@@ -208,7 +208,8 @@ export async function collectStatus(store: Store, root: string): Promise<StatusR
     lastScheduleStale,
     control: parseControl(control.kvs, k),
     revision: election.revision,
-    etcdAlarms: store instanceof EtcdStore ? await store.alarms() : [],
+    // etcd may refuse the alarm list (an unreachable member, a user without the permission): none shown.
+    etcdAlarms: store instanceof EtcdStore ? await store.alarms().catch(() => []) : [],
   };
 }
 
