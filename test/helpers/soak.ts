@@ -147,7 +147,8 @@ export function memorySvg(series: Map<string, Sample[]>, title: string): string 
   const y = (bytes: number) => T + (1 - bytes / MiB / yMax) * (H - T - B);
   const colours = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#17becf'];
   const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12" role="img">`,
+    `<title>${title}</title>`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
     `<text x="${L}" y="22" font-size="14">${title}</text>`,
   ];
