@@ -4,7 +4,8 @@
  *   errors.ts, task.ts (leaves) → util/ → store/ → recipes/ → scheduler/ → cli/
  * and planner/, which depends on nothing but task.ts and errors.ts. The package's entry points sit on
  * top (src/index.ts, recipes.ts, testing.ts, prometheus.ts: the `exports` map of package.json); nothing
- * imports them. prom-client is loaded by its adapter (scheduler/prometheus.ts) and the CLI only.
+ * imports them. prom-client is loaded by its adapter (scheduler/prometheus.ts) and the CLI only. The
+ * dashboard page (web/) is bundled for the browser with the pure modules it shares with the server.
  */
 const entries = '^src/(index|recipes|testing|prometheus)\\.ts$';
 const layer = (from, forbidden, comment) => ({
@@ -79,6 +80,29 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/(index|recipes|testing)\\.ts$' },
       to: { path: 'node_modules/prom-client/', reachable: true },
+    },
+    {
+      name: 'web-tools-stay-out-of-src',
+      comment: 'esbuild (builds the dashboard page) and playwright-core (drives it in tests) are dev tools.',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { path: 'node_modules/(esbuild|playwright-core)/' },
+    },
+    {
+      name: 'page-modules-are-pure',
+      comment:
+        'The dashboard modules bundled into the page (fleet, records, protocol) import only each other: no Node API, no library code.',
+      severity: 'error',
+      from: { path: '^src/cli/dashboard/(fleet|records|protocol)\\.ts$' },
+      to: { pathNot: '^src/cli/dashboard/(fleet|records|protocol)\\.ts$' },
+    },
+    {
+      name: 'page-imports-page-modules',
+      comment:
+        'The page (web/) is bundled for the browser: its own files and the pure dashboard modules only.',
+      severity: 'error',
+      from: { path: '^web/' },
+      to: { pathNot: '^(web/|src/cli/dashboard/(fleet|records|protocol)\\.ts$)' },
     },
     {
       name: 'cli-deps-stay-in-cli',

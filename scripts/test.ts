@@ -1,6 +1,7 @@
 /**
- * `npm test`: makes sure etcd is installed (installs the Debian package `etcd-server` when running as
- * root with apt-get, fails with a message naming it otherwise), starts one etcd member for the whole run
+ * `npm test`: makes sure etcd and Chromium are installed (installs the Debian packages `etcd-server` and
+ * `chromium` when running as root with apt-get, fails with a message naming them otherwise), builds the
+ * dashboard page (dist/web, for the browser tests), starts one etcd member for the whole run
  * on free loopback ports (unless ETCD_ENDPOINTS names one), runs every `test/**\/*.test.ts` with Node's
  * test runner, and stops etcd by pid whatever happens.
  *
@@ -9,11 +10,14 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { chromiumBinary } from '../test/helpers/browser.js';
 import { type EtcdCluster, etcdBinary, startEtcd } from '../test/helpers/etcd.js';
+import { buildWeb } from './build-web.js';
 
-function ensureEtcd(): void {
+/** Runs `find`; when it throws (not installed), installs the Debian `pkg` as root with apt-get, or exits. */
+function ensureInstalled(find: () => unknown, pkg: string): void {
   try {
-    etcdBinary();
+    find();
     return;
   } catch (err) {
     const isRoot = process.getuid?.() === 0;
@@ -30,15 +34,13 @@ function ensureEtcd(): void {
       );
       process.exit(2);
     }
-    console.error('etcd not found: installing the Debian package etcd-server ...');
+    console.error(`${pkg} not found: installing the Debian package ${pkg} ...`);
     execFileSync(
       'sh',
-      ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server'],
-      {
-        stdio: 'inherit',
-      },
+      ['-c', `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${pkg}`],
+      { stdio: 'inherit' },
     );
-    etcdBinary();
+    find();
   }
 }
 
@@ -58,7 +60,11 @@ async function main(): Promise<void> {
     console.error(`no test files match ${filters.join(' ')}`);
     process.exit(2);
   }
-  ensureEtcd();
+  ensureInstalled(etcdBinary, 'etcd-server');
+  if (files.some((f) => f.includes('dashboard'))) {
+    ensureInstalled(chromiumBinary, 'chromium');
+    await buildWeb();
+  }
   let etcd: EtcdCluster | undefined;
   if (!process.env.ETCD_ENDPOINTS) {
     etcd = await startEtcd();

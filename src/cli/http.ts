@@ -1,9 +1,9 @@
 /**
  * The operator's HTTP endpoints of `escheduler run`: `/metrics` (the library's Prometheus registry),
- * `/healthz` (200 while the process holds a live lease) and `/readyz` (200 only when every task assigned
- * to this worker runs).
+ * `/healthz` (200 while the process holds a live lease), `/readyz` (200 only when every task assigned
+ * to this worker runs) and the read-only dashboard page at `/`.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import { CliError } from './common.js';
 
@@ -18,15 +18,17 @@ export interface HttpOptions {
   healthz: () => Promise<ProbeResult> | ProbeResult;
   readyz: () => Promise<ProbeResult> | ProbeResult;
   onError: (err: unknown) => void;
+  /** Serves the dashboard's page and event stream (read-only: GET only). */
+  dashboard?: { handle(req: IncomingMessage, res: ServerResponse): boolean };
 }
 
 /** Parses `host:port`, `:port` (every interface) or `[::1]:port`. */
-export function parseListen(value: string): { host: string; port: number } {
+export function parseListen(value: string, flag = '--http'): { host: string; port: number } {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(value.trim());
   const port = m ? Number(m[3]) : Number.NaN;
   if (!m || port > 65535) {
     throw new CliError(
-      `--http: expected host:port (e.g. 127.0.0.1:9090 or :9090), got ${JSON.stringify(value)}`,
+      `${flag}: expected host:port (e.g. 127.0.0.1:9090 or :9090), got ${JSON.stringify(value)}`,
     );
   }
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
@@ -51,7 +53,8 @@ export async function serveHttp(listen: string, o: HttpOptions): Promise<Server>
       if (path === '/metrics') return send(200, o.registry.contentType, await o.registry.metrics());
       if (path === '/healthz') return probe(o.healthz);
       if (path === '/readyz') return probe(o.readyz);
-      send(404, 'text/plain', 'not found: try /metrics, /healthz or /readyz\n');
+      if (o.dashboard?.handle(req, res)) return;
+      send(404, 'text/plain', `not found: try /metrics, /healthz or /readyz${o.dashboard ? ' or /' : ''}\n`);
     };
     handle().catch((err: unknown) => {
       o.onError(err);

@@ -19,6 +19,7 @@ import {
 } from '../scheduler/options.js';
 import { addConnectionFlags, CliError, LOG_LEVELS } from './common.js';
 import { addControlCommands } from './control-commands.js';
+import { DEFAULT_LISTEN, dashboardCommand } from './dashboard/command.js';
 import { demoCommand } from './demo.js';
 import { formatDuration, parseDuration, parseInteger } from './duration.js';
 import { DEFAULT_LIVENESS_BUDGET } from './probes.js';
@@ -176,6 +177,18 @@ export function buildProgram(): Command {
     .action(async (flags) => finish(await statusCommand(flags)));
   addConnectionFlags(status, durationOption);
 
+  const dashboard = program
+    .command('dashboard')
+    .description('serve a live web page of the fleet: leader, workers, tasks by group, balance, schedules')
+    .option('--root <name>', 'root folder of every key (required)')
+    .option('--listen <host:port>', 'address of the page (loopback by default)', DEFAULT_LISTEN)
+    .option(
+      '--allow-control',
+      'show cordon/drain/pin/pause buttons that write control keys (same-origin requests only)',
+    )
+    .action(async (flags) => finish(await dashboardCommand(flags)));
+  addConnectionFlags(dashboard, durationOption);
+
   const demo = program
     .command('demo')
     .description('watch a fleet rebalance: barrier, first schedule, a join, a crash, a task-set change')
@@ -187,6 +200,10 @@ export function buildProgram(): Command {
       'root folder of the keys (default: a fresh escheduler-demo-<pid>-<time>, deleted at the end on etcd)',
     )
     .option('--plain', 'plain log lines even on a terminal')
+    .option(
+      '--http <host:port>',
+      'serve the dashboard of the demo fleet (e.g. 127.0.0.1:7483); the fleet runs on after the story until Ctrl-C',
+    )
     .action(async (flags) => finish(await demoCommand(flags)));
   addConnectionFlags(demo, durationOption);
   addControlCommands(program, { durationOption, int, finish });

@@ -13,6 +13,7 @@ import { defaultName } from '../scheduler/options.js';
 import { PrometheusMetrics } from '../scheduler/prometheus.js';
 import { type RunHandler, Worker } from '../scheduler/worker.js';
 import { CliError, type ConnectionFlags, type LogLevel, makeLogger, openStore } from './common.js';
+import { DashboardServer } from './dashboard/server.js';
 import { closeHttp, serveHttp } from './http.js';
 import { loadGenerator, loadHandler } from './load.js';
 import { LoopWatch, Probes } from './probes.js';
@@ -173,6 +174,10 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   const loop = new LoopWatch(flags.livenessBudget);
   const probes = new Probes({ store, k, worker, master, loop, drainTimeout: flags.drainTimeout });
   let server: Server | undefined;
+  // The read-only dashboard beside /metrics: one watch on the root, started with the HTTP server.
+  const dashboard = flags.http
+    ? new DashboardServer({ store, root, mode: 'run', onError: (err) => log.debug({ err }, 'dashboard') })
+    : undefined;
   const cleanup = async (restart = false) => {
     probes.draining();
     const stops: Promise<unknown>[] = [];
@@ -180,6 +185,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
       stops.push(worker.stop({ restart }).catch((err: unknown) => log.error({ err }, 'worker stop failed')));
     if (master) stops.push(master.stop().catch((err: unknown) => log.error({ err }, 'master stop failed')));
     await Promise.all(stops);
+    await dashboard?.close();
     if (server) await closeHttp(server);
     loop.stop();
     await store.close().catch((err: unknown) => log.warn({ err }, 'closing the store failed'));
@@ -198,8 +204,10 @@ export async function runCommand(flags: RunFlags): Promise<number> {
         healthz: () => probes.healthz(),
         readyz: () => probes.readyz(),
         onError: (err) => log.warn({ err }, 'http handler failed'),
+        dashboard,
       });
-      log.info({ http: flags.http }, 'serving /metrics, /healthz, /readyz');
+      dashboard?.start();
+      log.info({ http: flags.http }, 'serving /metrics, /healthz, /readyz and the read-only dashboard at /');
     }
     log.info(
       {
