@@ -241,33 +241,66 @@ function timeline(history: ScheduleEntry[]) {
   if (history.length === 0)
     return h('p', { class: 'muted' }, 'No schedule report yet (a Go master writes none).');
   const longest = Math.max(1, ...history.map((e) => e.report.durationMs));
+  const heads = [
+    'Time',
+    'Reason',
+    'Result',
+    'Workers',
+    'Tasks',
+    '+ / −',
+    'Moves',
+    'Duration',
+    'Balance after',
+  ];
   return h(
-    'ol',
-    { class: 'timeline', reversed: true },
-    [...history].reverse().map((e) => {
-      const r = e.report;
-      return h(
-        'li',
-        { class: r.result === 'ok' ? '' : 'bad' },
-        h('time', { datetime: r.time }, clock(r.time)),
-        h('span', { class: 'reason' }, r.reason || '—'),
-        h(
-          'span',
-          null,
-          `${r.result} · ${r.workers} workers · ${r.tasks} tasks · +${r.assigned} −${r.revoked} · moves ${r.moves}`,
-        ),
-        h(
-          'span',
-          { class: 'dur' },
-          h('span', { class: 'bar', style: `width:${Math.max(2, (60 * r.durationMs) / longest)}px` }),
-          ms(r.durationMs),
-        ),
-        h('span', null, `balance after ${e.balance.min}–${e.balance.max}`),
-        r.errors.length
-          ? h('span', { class: 'err' }, `${r.errors.length} problem(s): ${r.errors.slice(0, 2).join('; ')}`)
-          : null,
-      );
-    }),
+    'table',
+    { class: 'timeline' },
+    h('caption', { class: 'sr-only' }, 'Last schedules, newest first'),
+    h(
+      'thead',
+      null,
+      h(
+        'tr',
+        null,
+        heads.map((t) => h('th', { scope: 'col' }, t)),
+      ),
+    ),
+    h(
+      'tbody',
+      null,
+      [...history].reverse().map((e) => {
+        const r = e.report;
+        return h(
+          'tr',
+          { class: r.result === 'ok' ? undefined : 'bad' },
+          h('td', null, h('time', { datetime: r.time }, clock(r.time))),
+          h(
+            'td',
+            null,
+            r.reason || '—',
+            r.errors.length
+              ? h(
+                  'div',
+                  { class: 'err' },
+                  `${r.errors.length} problem(s): ${r.errors.slice(0, 2).join('; ')}`,
+                )
+              : null,
+          ),
+          h('td', null, r.result),
+          h('td', { class: 'num' }, r.workers),
+          h('td', { class: 'num' }, r.tasks),
+          h('td', { class: 'num' }, `+${r.assigned} −${r.revoked}`),
+          h('td', { class: 'num' }, r.moves),
+          h(
+            'td',
+            { class: 'dur' },
+            h('span', { class: 'bar', style: `width:${Math.max(2, (50 * r.durationMs) / longest)}px` }),
+            ms(r.durationMs),
+          ),
+          h('td', { class: 'num' }, `${e.balance.min}–${e.balance.max}`),
+        );
+      }),
+    ),
   );
 }
 

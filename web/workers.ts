@@ -102,7 +102,8 @@ function buildRow(p: Page, w: WorkerView, v: FleetView, scale: number, control: 
           onclick: () => {
             if (p.expanded.has(w.name)) p.expanded.delete(w.name);
             else p.expanded.add(w.name);
-            rows.delete(w.name);
+            const row = rows.get(w.name);
+            if (row) row.sig = ''; // redrawn in place, with its task list open or closed
             renderWorkers(p, p.fleet.view(), control);
           },
         },

@@ -158,7 +158,7 @@ export function buildProgram(): Command {
     .option('--no-worker', 'do not run a worker')
     .option(
       '--http <host:port>',
-      'serve /metrics, /healthz (liveness: the process) and /readyz (readiness: runs its share) (e.g. :9090)',
+      'serve /metrics, /healthz (liveness: the process), /readyz (readiness: runs its share) and the read-only dashboard at / (e.g. :9090)',
     )
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .option('--log-stdout', 'write the JSON logs to stdout instead of stderr')

@@ -22,16 +22,14 @@ import {
   type StandbyRecord,
   type TaskInfo,
 } from './records.js';
+import { type GroupCount, Tallies } from './tally.js';
+
+export type { GroupCount };
 
 interface Assignment extends TaskInfo {
   worker: string;
   id: string;
   seenAt: number;
-}
-
-export interface GroupCount {
-  assigned: number;
-  claimed: number;
 }
 
 export interface WorkerView {
@@ -100,7 +98,8 @@ export class FleetState {
   private readonly workers = new Map<string, { lease: string }>();
   private readonly tasks = new Map<string, Assignment>();
   private readonly byId = new Map<string, Set<string>>();
-  private readonly claims = new Map<string, { worker: string; seenAt: number }>();
+  private readonly claims = new Map<string, { worker: string; seenAt: number; group: string }>();
+  private readonly tallies = new Tallies();
   private readonly election = new Map<string, { name: string; createRevision: number }>();
   private readonly waiters = new Set<string>();
   private ready = false;
@@ -119,6 +118,7 @@ export class FleetState {
   clear(): void {
     for (const m of [this.workers, this.tasks, this.byId, this.claims, this.election, this.waiters])
       m.clear();
+    this.tallies.clear();
     for (const m of [this.health, this.controlWorkers, this.pins, this.nodes, this.restarting, this.standby])
       m.clear();
     this.ready = false;
@@ -141,14 +141,20 @@ export class FleetState {
         const worker = rest.slice(0, i);
         const id = rest.slice(i + 1);
         this.dropTask(key);
-        this.tasks.set(key, { ...readTask(value), worker, id, seenAt });
+        const task = { ...readTask(value), worker, id, seenAt };
+        this.tasks.set(key, task);
         const set = this.byId.get(id) ?? new Set<string>();
         this.byId.set(id, set);
         set.add(worker);
+        this.tallies.assign(worker, task.group, task.weight, 1);
+        this.regroupClaim(id);
         return;
       }
       case 'claim':
-        if (rest) this.claims.set(rest, { worker: value, seenAt });
+        if (!rest) return;
+        this.dropClaim(rest);
+        this.claims.set(rest, { worker: value, seenAt, group: this.groupOf(rest) });
+        this.tallies.claim(value, this.groupOf(rest), 1);
         return;
       case 'election':
         if (rest) this.election.set(key, { name: value, createRevision });
@@ -190,13 +196,39 @@ export class FleetState {
     else if (folder === 'standby') set(this.standby, readStandby(value));
   }
 
+  /** The group of a task id (from one of its assignments), `''` when not assigned. */
+  private groupOf(id: string): string {
+    const on = this.byId.get(id);
+    const worker = on?.values().next().value;
+    return worker === undefined ? '' : (this.tasks.get(`task/${worker}/${id}`)?.group ?? '');
+  }
+
+  /** A claim counts in the group of its task's assignment (`''` while none): after a change of those. */
+  private regroupClaim(id: string): void {
+    const claim = this.claims.get(id);
+    const group = this.groupOf(id);
+    if (!claim || claim.group === group) return;
+    this.tallies.claim(claim.worker, claim.group, -1);
+    claim.group = group;
+    this.tallies.claim(claim.worker, group, 1);
+  }
+
+  private dropClaim(id: string): void {
+    const c = this.claims.get(id);
+    if (!c) return;
+    this.claims.delete(id);
+    this.tallies.claim(c.worker, c.group, -1);
+  }
+
   private dropTask(key: string): void {
     const t = this.tasks.get(key);
     if (!t) return;
     this.tasks.delete(key);
+    this.tallies.assign(t.worker, t.group, t.weight, -1);
     const set = this.byId.get(t.id);
     set?.delete(t.worker);
     if (set?.size === 0) this.byId.delete(t.id);
+    this.regroupClaim(t.id);
   }
 
   delete(key: string): void {
@@ -205,13 +237,13 @@ export class FleetState {
     const rest = slash < 0 ? '' : key.slice(slash + 1);
     const maps: Record<string, Map<string, unknown>> = {
       worker: this.workers,
-      claim: this.claims,
       health: this.health,
       node: this.nodes,
       restarting: this.restarting,
       standby: this.standby,
     };
     if (folder === 'task') this.dropTask(key);
+    else if (folder === 'claim') this.dropClaim(rest);
     else if (folder === 'election') this.election.delete(key);
     else if (folder === 'worker-barrier') {
       if (rest === 'ready') this.ready = false;
@@ -231,53 +263,33 @@ export class FleetState {
   }
 
   view(): FleetView {
-    const groups = new Set<string>();
-    const ws = new Map<string, WorkerView>();
+    const workers: WorkerView[] = [];
     for (const [name, w] of [...this.workers].sort(([a], [b]) => a.localeCompare(b))) {
-      ws.set(name, {
+      const t = this.tallies.get(name);
+      const groups: Record<string, GroupCount> = {};
+      for (const [g, c] of t?.groups ?? []) groups[g] = { ...c };
+      workers.push({
         name,
         lease: w.lease,
         ttl: this.ttl.get(w.lease),
-        assigned: 0,
-        claimed: 0,
-        load: 0,
-        groups: {},
+        assigned: t?.assigned ?? 0,
+        claimed: t?.claimed ?? 0,
+        load: t?.load ?? 0,
+        groups,
         node: this.nodes.get(name),
         health: this.health.get(name),
         control: this.controlWorkers.get(name),
         restarting: this.restarting.get(name),
       });
     }
-    const slot = (w: WorkerView, g: string) => {
-      w.groups[g] ??= { assigned: 0, claimed: 0 };
-      return w.groups[g];
-    };
     let orphaned = 0;
-    for (const t of this.tasks.values()) {
-      groups.add(t.group);
-      const w = ws.get(t.worker);
-      if (!w) {
-        orphaned++;
-        continue;
-      }
-      w.assigned++;
-      w.load += t.weight;
-      slot(w, t.group).assigned++;
-    }
     let strayClaims = 0;
-    for (const [id, c] of this.claims) {
-      const w = ws.get(c.worker);
-      if (!w) {
-        strayClaims++;
-        continue;
-      }
-      w.claimed++;
-      const on = this.byId.get(id);
-      const first = on?.values().next().value;
-      slot(w, first === undefined ? '' : (this.tasks.get(`task/${first}/${id}`)?.group ?? '')).claimed++;
+    for (const [name, t] of this.tallies.entries()) {
+      if (this.workers.has(name)) continue;
+      orphaned += t.assigned;
+      strayClaims += t.claimed;
     }
-    const workers = [...ws.values()];
-    const groupList = [...groups].sort();
+    const groupList = this.tallies.groups();
     const groupSpread: FleetView['groupSpread'] = {};
     for (const g of groupList) {
       const counts = workers.map((w) => w.groups[g]?.assigned ?? 0);

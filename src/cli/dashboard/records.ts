@@ -84,15 +84,27 @@ const num = (v: unknown): number | undefined => (typeof v === 'number' && Number
 export function readTask(value: string): TaskInfo {
   const o = object(value);
   if (!o) return { group: '?', weight: 1, priority: 0, key: '', bad: 'not a JSON object' };
-  const f = new Map<string, unknown>();
-  for (const [k, v] of Object.entries(o)) f.set(k.toLowerCase(), v);
-  const weight = num(f.get('weight'));
-  return {
-    group: str(f.get('group')) ?? '',
-    weight: weight !== undefined && weight > 0 ? weight : 1,
-    priority: num(f.get('p')) ?? 0,
-    key: str(f.get('key')) ?? '',
-  };
+  const t: TaskInfo = { group: '', weight: 1, priority: 0, key: '' };
+  for (const name in o) {
+    const v = o[name];
+    switch (name.toLowerCase()) {
+      case 'group':
+        t.group = str(v) ?? t.group;
+        break;
+      case 'weight': {
+        const w = num(v);
+        if (w !== undefined && w > 0) t.weight = w;
+        break;
+      }
+      case 'p':
+        t.priority = num(v) ?? t.priority;
+        break;
+      case 'key':
+        t.key = str(v) ?? t.key;
+        break;
+    }
+  }
+  return t;
 }
 
 /** A task value without its payload, for the page: the same fields {@link readTask} reads back. */

@@ -1,0 +1,170 @@
+/**
+ * The dashboard in a real browser: Debian's Chromium (playwright-core) on the page served by a
+ * DashboardServer watching a fleet of real masters and workers on the shared etcd of the run. Never
+ * skipped: a missing Chromium fails (npm test installs it when it can). Waits are bounded (`waitFor*`
+ * with a deadline), never timed assertions.
+ */
+import assert from 'node:assert/strict';
+import type { Server } from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { listenDashboard, pageUrl } from '../src/cli/dashboard/command.js';
+import { DashboardServer } from '../src/cli/dashboard/server.js';
+import { closeHttp } from '../src/cli/http.js';
+import { EtcdStore } from '../src/store/etcd.js';
+import type { Task } from '../src/task.js';
+import { waitFor } from './helpers/async.js';
+import { consoleErrors, launchBrowser } from './helpers/browser.js';
+import { sharedEndpoints } from './helpers/etcd.js';
+import { Fleet } from './helpers/fleet.js';
+
+const WAIT = 15_000;
+
+function groupTasks(): Task[] {
+  const tasks: Task[] = [];
+  for (const group of ['spot', 'futures', 'options']) {
+    for (let i = 0; i < 6; i++) tasks.push({ id: `${group}-${i}`, group });
+  }
+  return tasks;
+}
+
+/** Waits (bounded) until the element's text matches. */
+async function shows(page: Page, selector: string, want: RegExp): Promise<void> {
+  let last: string | null = null;
+  await waitFor(
+    `${selector} to show ${want} (last: ${JSON.stringify(last)})`,
+    async () => {
+      last = await page.locator(selector).first().textContent({ timeout: 1_000 });
+      return want.test(last ?? '');
+    },
+    WAIT,
+  );
+}
+
+/** Waits (bounded) until a worker's running/assigned cell reads `want`, e.g. `6/6`. */
+function showsCounts(page: Page, worker: string, want: string): Promise<void> {
+  return shows(page, `tr[data-worker="${worker}"] td.num >> nth=1`, new RegExp(`^${want}$`));
+}
+
+describe('dashboard in Chromium against a real etcd', () => {
+  let store: EtcdStore;
+  let fleet: Fleet;
+  let dashboard: DashboardServer;
+  let server: Server;
+  let url: string;
+  let browser: Browser;
+  let page: Page;
+  let errors: string[];
+
+  before(async () => {
+    store = new EtcdStore({ hosts: sharedEndpoints() });
+    fleet = new Fleet(store, 'dashboard', 10);
+    fleet.tasks = groupTasks();
+    await Promise.all([fleet.worker('w1').start(), fleet.worker('w2').start()]);
+    fleet.master('m1');
+    await fleet.balanced(['w1', 'w2']);
+    dashboard = new DashboardServer({ store, root: fleet.root, mode: 'dashboard' });
+    server = await listenDashboard('127.0.0.1:0', dashboard);
+    dashboard.start();
+    url = pageUrl(server);
+    browser = await launchBrowser();
+    page = await browser.newPage();
+    errors = consoleErrors(page);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await dashboard?.close();
+    if (server) await closeHttp(server);
+    await fleet?.close();
+    await store?.delete(`${fleet.k.root}/`, { prefix: true }).catch(() => undefined);
+    await store?.close();
+  });
+
+  test('the page loads and shows the fleet: leader, workers, tasks by group, last schedule', async () => {
+    await page.goto(url);
+    await page.waitForSelector('#conn.live', { timeout: WAIT });
+    await page.waitForSelector('tr[data-worker="w1"]', { timeout: WAIT });
+    await page.waitForSelector('tr[data-worker="w2"]', { timeout: WAIT });
+    assert.equal(await page.textContent('#leader'), 'm1');
+    await shows(page, '#task-count', /^18 assigned · 18 claimed$/);
+    const a = await fleet.assignment();
+    for (const w of ['w1', 'w2']) await showsCounts(page, w, `${a.get(w)!.length}/${a.get(w)!.length}`);
+    const groups = await page.locator('#groups tbody th').allTextContents();
+    assert.deepEqual(groups, ['futures', 'options', 'spot', 'all groups']);
+    assert.match((await page.textContent('#timeline')) ?? '', /first schedule/);
+    assert.match((await page.textContent('#overview')) ?? '', /passed at/);
+  });
+
+  test('a worker join and a drain show up live, without a reload', async () => {
+    await page.evaluate('window.marker = 42');
+    await fleet.worker('w3').start();
+    await page.waitForSelector('tr[data-worker="w3"]', { timeout: WAIT });
+    await fleet.balanced(['w1', 'w2', 'w3']);
+    await showsCounts(page, 'w3', '6/6');
+    // Drain: w1 stops gracefully (runs settle, claims released, key deleted); its tasks move.
+    await fleet.workers.find((w) => w.name === 'w1')!.stop();
+    await page.waitForSelector('tr[data-worker="w1"]', { state: 'detached', timeout: WAIT });
+    await fleet.balanced(['w2', 'w3']);
+    await showsCounts(page, 'w2', '9/9');
+    await showsCounts(page, 'w3', '9/9');
+    assert.equal(await page.evaluate('window.marker'), 42, 'the page was not reloaded');
+  });
+
+  test('the search box finds a task and shows where it runs and since when', async () => {
+    const a = await fleet.assignment();
+    const worker = [...a].find(([, ids]) => ids.includes('options-3'))![0];
+    await page.fill('#search', 'options-3');
+    const row = page.locator('#results tr[data-task="options-3"]');
+    await row.waitFor({ timeout: WAIT });
+    const cells = await row.locator('td').allTextContents();
+    assert.equal(cells[0], 'options-3');
+    assert.equal(cells[1], 'options');
+    assert.equal(cells[2], worker);
+    assert.equal(cells[3], worker, 'the claim is held by the worker it is assigned to');
+    assert.notEqual(cells[4], '?');
+    await page.fill('#search', 'no-such-task');
+    await page.waitForSelector('#results >> text=No task matches', { timeout: WAIT });
+    await page.fill('#search', '');
+  });
+
+  test('without --allow-control no write endpoint answers, and nothing is written', async () => {
+    const origin = new URL(url).origin;
+    for (const method of ['POST', 'PUT', 'DELETE', 'PATCH']) {
+      for (const path of ['/api/control', '/api/control/cordon', '/api/events', '/', '/assets/app.js']) {
+        const res = await fetch(new URL(path, url), {
+          method,
+          headers: { origin, 'content-type': 'application/json' },
+          body: JSON.stringify({ action: 'cordon', worker: 'w2' }),
+        });
+        await res.arrayBuffer();
+        assert.ok(res.status === 404 || res.status === 405, `${method} ${path} answered ${res.status}`);
+      }
+    }
+    const control = await store.range(`${fleet.k.root}/control/`, { prefix: true, countOnly: true });
+    assert.equal(control.count, 0);
+    assert.equal(await page.locator('button', { hasText: 'Cordon' }).count(), 0, 'no control button shown');
+  });
+
+  test('the page reconnects by itself after the server restarts, and catches up', async () => {
+    assert.deepEqual(errors, [], 'no console errors before the restart');
+    const port = new URL(url).port;
+    await dashboard.close();
+    await closeHttp(server);
+    await page.waitForSelector('#conn.down', { timeout: WAIT });
+    await fleet.worker('w4').start();
+    dashboard = new DashboardServer({ store, root: fleet.root, mode: 'dashboard' });
+    server = await listenDashboard(`127.0.0.1:${port}`, dashboard);
+    dashboard.start();
+    await page.waitForSelector('#conn.live', { timeout: WAIT });
+    await page.waitForSelector('tr[data-worker="w4"]', { timeout: WAIT });
+    // The browser logs the refused connections while the server is away: expected here, not after.
+    errors.length = 0;
+    await fleet.worker('w5').start();
+    await page.waitForSelector('tr[data-worker="w5"]', { timeout: WAIT });
+  });
+
+  test('no console errors', () => {
+    assert.deepEqual(errors, []);
+  });
+});
