@@ -91,10 +91,10 @@ module.exports = {
     {
       name: 'page-modules-are-pure',
       comment:
-        'The dashboard modules bundled into the page (fleet, records, tally, protocol) import only each other: no Node API, no library code.',
+        'The dashboard modules bundled into the page (fleet, records, tally, protocol, and the restart marker codec they share with the scheduler) import only each other: no Node API, no library code.',
       severity: 'error',
-      from: { path: '^src/cli/dashboard/(fleet|records|tally|protocol)\\.ts$' },
-      to: { pathNot: '^src/cli/dashboard/(fleet|records|tally|protocol)\\.ts$' },
+      from: { path: '^src/(cli/dashboard/(fleet|records|tally|protocol)|scheduler/restart)\\.ts$' },
+      to: { pathNot: '^src/(cli/dashboard/(fleet|records|tally|protocol)|scheduler/restart)\\.ts$' },
     },
     {
       name: 'page-imports-page-modules',
@@ -102,7 +102,7 @@ module.exports = {
         'The page (web/) is bundled for the browser: its own files and the pure dashboard modules only.',
       severity: 'error',
       from: { path: '^web/' },
-      to: { pathNot: '^(web/|src/cli/dashboard/(fleet|records|tally|protocol)\\.ts$)' },
+      to: { pathNot: '^(web/|src/(cli/dashboard/(fleet|records|tally|protocol)|scheduler/restart)\\.ts$)' },
     },
     {
       name: 'cli-deps-stay-in-cli',

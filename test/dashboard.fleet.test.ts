@@ -87,6 +87,7 @@ function reference(keys: Map<string, WireKv>) {
     }
     return {
       name,
+      online: true,
       lease: 'l1',
       ttl: undefined,
       assigned: mine.length,
@@ -193,6 +194,37 @@ describe('dashboard fleet model', () => {
     assert.equal(v.lastSchedule, undefined, 'an unreadable report is no report');
     assert.deepEqual(v.groups, ['spot', 'swap']);
     assert.deepEqual(v.balance, { min: 0, max: 2, spread: 2 });
+  });
+
+  test('a worker away for a restart (issue 15) keeps its row and its held tasks; they are not orphaned', () => {
+    const f = new FleetState();
+    f.load([
+      ['worker/w1', 'running', 'aa', 1, 0],
+      ['restarting/w2', '{"at":1764600000000,"graceMs":30000,"by":"host:1"}', 'cc', 2, 0],
+      ['restarting/w3', 'garbage', 'dd', 2, 0],
+      ['task/w2/x', encodeTask({ id: 'x' }), '0', 3, 0],
+      ['task/w9/y', encodeTask({ id: 'y' }), '0', 3, 0],
+    ]);
+    f.ttl.set('cc', 12);
+    const v = f.view();
+    assert.deepEqual(
+      v.workers.map((w) => [w.name, w.online, w.assigned, w.lease, w.ttl]),
+      [
+        ['w1', true, 0, 'aa', undefined],
+        ['w2', false, 1, 'cc', 12],
+        ['w3', false, 0, 'dd', undefined],
+      ],
+    );
+    assert.deepEqual(v.workers[1].restarting, {
+      at: 1764600000000,
+      graceMs: 30000,
+      by: 'host:1',
+      lease: 'cc',
+    });
+    assert.deepEqual(v.workers[2].restarting, { lease: 'dd' }, 'an unreadable marker still means a restart');
+    assert.equal(v.orphaned, 1, 'only the task of w9, which is gone');
+    f.delete('restarting/w2');
+    assert.equal(f.view().orphaned, 2);
   });
 
   test('search: exact id first, then ids containing the query; where it runs and since when', () => {

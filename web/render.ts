@@ -68,8 +68,14 @@ export function render(p: Page): void {
   renderWorkers(p, v, control);
   section('timeline', p.history, () => fill('timeline', timeline(p.history)));
   section('failing', [v.failing, v.workers.some((w) => w.health)], () => fill('failing', failing(v)));
-  section('control', [v.paused, v.pins, v.workers.map((w) => [w.name, w.control, w.restarting])], () =>
-    fill('control', controlState(v)),
+  section(
+    'control',
+    [
+      v.paused,
+      v.pins,
+      v.workers.map((w) => [w.name, w.control, w.restarting, w.restarting ? w.ttl : 0, w.online]),
+    ],
+    () => fill('control', controlState(v)),
   );
 }
 
@@ -347,7 +353,7 @@ function controlState(v: FleetView) {
   const workers = v.workers.filter((w) => w.control || w.restarting);
   if (!v.paused && v.pins.length === 0 && workers.length === 0)
     return h('p', { class: 'muted' }, 'No cordon, drain, pin or pause.');
-  const who = (r: { by?: string; reason?: string; at?: string }) =>
+  const who = (r: { by?: string; reason?: string; at?: string | number }) =>
     `${r.by ? ` by ${r.by}` : ''}${r.reason ? ` (${r.reason})` : ''}${r.at ? ` at ${clock(r.at)}` : ''}`;
   return h(
     'ul',
@@ -358,7 +364,9 @@ function controlState(v: FleetView) {
         'li',
         { 'data-control': w.name },
         w.control ? `${w.name}: ${w.control.state ?? '?'}${who(w.control)}` : null,
-        w.restarting ? `${w.name}: restarting${who(w.restarting)}` : null,
+        w.restarting
+          ? `${w.name}: restarting${who(w.restarting)}${w.restarting.graceMs ? `, grace ${ms(w.restarting.graceMs)}` : ''}${w.online ? ' (back)' : w.ttl !== undefined && w.ttl >= 0 ? `, ${w.ttl}s left` : ''}`
+          : null,
       ),
     ),
     v.pins.map((pin) => h('li', null, `${pin.id} pinned to ${pin.record.worker ?? '?'}${who(pin.record)}`)),

@@ -23,7 +23,7 @@ let empty: HTMLElement | undefined;
 
 function status(w: WorkerView): string {
   const parts: string[] = [];
-  if (w.restarting) parts.push('restarting');
+  if (w.restarting) parts.push(w.online ? 'back from a restart' : 'restarting, tasks held');
   if (w.control?.state) parts.push(w.control.state);
   if (w.health && w.health.counts.failing > 0) parts.push(`${w.health.counts.failing} failing`);
   if (w.health && w.health.counts.backoff > 0) parts.push(`${w.health.counts.backoff} in backoff`);

@@ -34,6 +34,9 @@ interface Assignment extends TaskInfo {
 
 export interface WorkerView {
   name: string;
+  /** Registered now (false: away for a restart, its marker holding its tasks). */
+  online: boolean;
+  /** The worker's lease, or its restart marker's while it is away. */
   lease: string;
   /** Seconds left on the lease (undefined until the server reported it). */
   ttl?: number;
@@ -69,7 +72,7 @@ export interface FleetView {
   groups: string[];
   tasks: number;
   claims: number;
-  /** Assignments to workers that are not online. */
+  /** Assignments to workers that are neither online nor away for a restart. */
   orphaned: number;
   /** Claims held by names that are not online workers. */
   strayClaims: number;
@@ -110,7 +113,7 @@ export class FleetState {
   private readonly pins = new Map<string, ControlRecord>();
   private paused?: ControlRecord;
   private readonly nodes = new Map<string, NodeRecord>();
-  private readonly restarting = new Map<string, RestartingRecord>();
+  private readonly restarting = new Map<string, RestartingRecord & { lease: string }>();
   private readonly standby = new Map<string, StandbyRecord>();
   /** Lease hex → seconds left. */
   readonly ttl = new Map<string, number>();
@@ -173,7 +176,7 @@ export class FleetState {
         this.putControl(rest, value);
         return;
       default:
-        this.putRecord(folder, rest, value);
+        this.putRecord(folder, rest, value, lease);
     }
   }
 
@@ -184,7 +187,7 @@ export class FleetState {
     else if (rest.startsWith('pin/') && record) this.pins.set(rest.slice(4), record);
   }
 
-  private putRecord(folder: string, name: string, value: string): void {
+  private putRecord(folder: string, name: string, value: string, lease: string): void {
     if (!name || name.includes('/')) return;
     const set = <T>(map: Map<string, T>, record: T | undefined) => {
       if (record) map.set(name, record);
@@ -192,7 +195,7 @@ export class FleetState {
     };
     if (folder === 'health') set(this.health, readHealth(value));
     else if (folder === 'node') set(this.nodes, readNode(value));
-    else if (folder === 'restarting') set(this.restarting, readRestarting(value));
+    else if (folder === 'restarting') this.restarting.set(name, { ...readRestarting(value), lease });
     else if (folder === 'standby') set(this.standby, readStandby(value));
   }
 
@@ -264,14 +267,21 @@ export class FleetState {
 
   view(): FleetView {
     const workers: WorkerView[] = [];
-    for (const [name, w] of [...this.workers].sort(([a], [b]) => a.localeCompare(b))) {
+    // Online workers, and workers away for a restart (issue 15): the master holds their tasks for them.
+    const names = [...new Set([...this.workers.keys(), ...this.restarting.keys()])].sort((a, b) =>
+      a.localeCompare(b),
+    );
+    for (const name of names) {
+      const online = this.workers.get(name);
+      const lease = online?.lease ?? this.restarting.get(name)?.lease ?? '0';
       const t = this.tallies.get(name);
       const groups: Record<string, GroupCount> = {};
       for (const [g, c] of t?.groups ?? []) groups[g] = { ...c };
       workers.push({
         name,
-        lease: w.lease,
-        ttl: this.ttl.get(w.lease),
+        online: online !== undefined,
+        lease,
+        ttl: this.ttl.get(lease),
         assigned: t?.assigned ?? 0,
         claimed: t?.claimed ?? 0,
         load: t?.load ?? 0,
@@ -285,7 +295,7 @@ export class FleetState {
     let orphaned = 0;
     let strayClaims = 0;
     for (const [name, t] of this.tallies.entries()) {
-      if (this.workers.has(name)) continue;
+      if (this.workers.has(name) || this.restarting.has(name)) continue;
       orphaned += t.assigned;
       strayClaims += t.claimed;
     }

@@ -5,6 +5,8 @@
  * (no Node API here).
  */
 
+import { decodeMarker, type RestartMarker } from '../../scheduler/restart.js';
+
 /** The fields of a task value the dashboard uses (the Go JSON `{"P","Key","Group","ID","Raw"}` + weight). */
 export interface TaskInfo {
   group: string;
@@ -39,11 +41,8 @@ export interface NodeRecord {
   startedAt?: string;
 }
 
-export interface RestartingRecord {
-  at?: string;
-  graceMs?: number;
-  by?: string;
-}
+/** A restart marker (`restarting/<worker>`, issue 15); `undefined` fields when its value is unreadable. */
+export type RestartingRecord = Partial<RestartMarker>;
 
 export interface StandbyRecord {
   since?: string;
@@ -160,10 +159,9 @@ export function readNode(value: string): NodeRecord | undefined {
   };
 }
 
-export function readRestarting(value: string): RestartingRecord | undefined {
-  const o = object(value);
-  if (!o) return undefined;
-  return { at: str(o.at), graceMs: num(o.graceMs), by: str(o.by) };
+/** A marker always means a restart (its lease bounds it), even when its value is unreadable. */
+export function readRestarting(value: string): RestartingRecord {
+  return decodeMarker(value) ?? {};
 }
 
 export function readStandby(value: string): StandbyRecord | undefined {

@@ -234,14 +234,16 @@ export class DashboardServer {
     this.broadcast('store', ok ? { ok } : { ok, error });
   }
 
-  /** Reads each worker lease's time left (and so notices when the store does not answer). */
+  /** Reads the time left of each worker lease and restart marker (and so notices when the store does not answer). */
   private async leaseLoop(): Promise<void> {
     const every = this.o.leaseEvery ?? 1_000;
     const probe = keys(this.o.root).masterStatus;
     while (!this.stop.signal.aborted) {
       if (this.clients.size > 0 || !this.storeOk) {
         const leases = new Set<string>();
-        for (const [rel, , lease] of this.kvs.values()) if (rel.startsWith('worker/')) leases.add(lease);
+        for (const [rel, , lease] of this.kvs.values()) {
+          if (rel.startsWith('worker/') || rel.startsWith('restarting/')) leases.add(lease);
+        }
         try {
           const ttl: Record<string, number> = {};
           await this.o.store.get(probe);
