@@ -174,9 +174,15 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   const loop = new LoopWatch(flags.livenessBudget);
   const probes = new Probes({ store, k, worker, master, loop, drainTimeout: flags.drainTimeout });
   let server: Server | undefined;
-  // The read-only dashboard beside /metrics: one watch on the root, started with the HTTP server.
+  // The read-only dashboard beside /metrics: one watch on the root, only while a page is open.
   const dashboard = flags.http
-    ? new DashboardServer({ store, root, mode: 'run', onError: (err) => log.debug({ err }, 'dashboard') })
+    ? new DashboardServer({
+        store,
+        root,
+        mode: 'run',
+        lazy: true,
+        onError: (err) => log.debug({ err }, 'dashboard'),
+      })
     : undefined;
   const cleanup = async (restart = false) => {
     probes.draining();

@@ -31,6 +31,14 @@ export interface DashboardOptions {
   /** How often the worker leases' time left is read. @default 1000 (ms) */
   leaseEvery?: number;
   onError?: (err: unknown) => void;
+  /**
+   * Watch only while a page is open (from the first page until `idleMs` after the last one left), so a
+   * process that serves the page beside its work (`run --http`) holds no copy of the root otherwise.
+   * @default false (watch from start() to close())
+   */
+  lazy?: boolean;
+  /** With `lazy`: how long the watch outlives the last page. @default 30000 (ms) */
+  idleMs?: number;
 }
 
 /** Schedule reports kept for the timeline. */
@@ -42,7 +50,10 @@ export class DashboardServer {
   private readonly fleet = new FleetState();
   private readonly history: ScheduleEntry[] = [];
   private readonly clients = new Set<ServerResponse>();
-  private readonly stop = new AbortController();
+  private stop = new AbortController();
+  private idleTimer?: ReturnType<typeof setTimeout>;
+  private started = false;
+  private closed = false;
   private readonly startedAt = Date.now();
   private revision = 0;
   private ready = false;
@@ -56,17 +67,45 @@ export class DashboardServer {
     this.prefix = `${keys(o.root).root}/`;
   }
 
-  /** Starts the watch and the lease reads. */
+  /** Starts the watch and the lease reads (with `lazy`, when the first page connects). */
   start(): this {
-    this.loops = [this.watchLoop(), this.leaseLoop()];
+    this.started = true;
+    if (!this.o.lazy) this.run();
     return this;
   }
 
+  private run(): void {
+    if (this.loops.length > 0 || this.closed) return;
+    this.stop = new AbortController();
+    this.loops = [this.watchLoop(this.stop.signal), this.leaseLoop(this.stop.signal)];
+  }
+
+  /** Stops watching and forgets the state (lazy mode, no page for `idleMs`). */
+  private async idle(): Promise<void> {
+    this.stop.abort();
+    const loops = this.loops;
+    this.loops = [];
+    await Promise.allSettled(loops);
+    if (this.loops.length > 0) return; // a page came back meanwhile
+    this.ready = false;
+    this.kvs.clear();
+    this.fleet.clear();
+    this.history.length = 0;
+    this.pending = [];
+  }
+
   async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.idleTimer);
     this.stop.abort();
     for (const res of this.clients) res.end();
     this.clients.clear();
     await Promise.allSettled(this.loops);
+  }
+
+  /** True while the root is watched. */
+  get watching(): boolean {
+    return this.loops.length > 0;
   }
 
   /** Serves the request when it is the dashboard's (true), else leaves it alone (false). */
@@ -120,11 +159,17 @@ export class DashboardServer {
     this.send(res, 'store', { ok: this.storeOk });
     if (this.ready) this.send(res, 'snapshot', this.snapshot());
     this.clients.add(res);
+    clearTimeout(this.idleTimer);
+    if (this.started) this.run();
     const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
     heartbeat.unref();
     req.on('close', () => {
       clearInterval(heartbeat);
       this.clients.delete(res);
+      if (this.o.lazy && this.clients.size === 0) {
+        this.idleTimer = setTimeout(() => void this.idle(), this.o.idleMs ?? 30_000);
+        this.idleTimer.unref();
+      }
     });
   }
 
@@ -200,11 +245,11 @@ export class DashboardServer {
     this.broadcast('changes', { revision: this.revision, ops, at: this.pendingAt });
   }
 
-  private async watchLoop(): Promise<void> {
+  private async watchLoop(signal: AbortSignal): Promise<void> {
     const backoff = new Backoff({ initialDelay: 250, maxDelay: 5_000 });
-    while (!this.stop.signal.aborted) {
+    while (!signal.aborted) {
       try {
-        const watcher = new PrefixWatcher(this.o.store, this.prefix, { signal: this.stop.signal });
+        const watcher = new PrefixWatcher(this.o.store, this.prefix, { signal: signal });
         for await (const u of watcher) {
           backoff.reset();
           if (u.type !== 'events') {
@@ -224,7 +269,7 @@ export class DashboardServer {
         this.o.onError?.(err);
         this.setStore(false, (err as Error)?.message ?? String(err));
       }
-      await sleep(systemClock, backoff.next(), this.stop.signal).catch(() => undefined);
+      await sleep(systemClock, backoff.next(), signal).catch(() => undefined);
     }
   }
 
@@ -235,10 +280,10 @@ export class DashboardServer {
   }
 
   /** Reads the time left of each worker lease and restart marker (and so notices when the store does not answer). */
-  private async leaseLoop(): Promise<void> {
+  private async leaseLoop(signal: AbortSignal): Promise<void> {
     const every = this.o.leaseEvery ?? 1_000;
     const probe = keys(this.o.root).masterStatus;
-    while (!this.stop.signal.aborted) {
+    while (!signal.aborted) {
       if (this.clients.size > 0 || !this.storeOk) {
         const leases = new Set<string>();
         for (const [rel, , lease] of this.kvs.values()) {
@@ -258,7 +303,7 @@ export class DashboardServer {
           this.setStore(false, (err as Error)?.message ?? String(err));
         }
       }
-      await sleep(systemClock, every, this.stop.signal).catch(() => undefined);
+      await sleep(systemClock, every, signal).catch(() => undefined);
     }
   }
 }
