@@ -88,10 +88,47 @@ describe('escheduler dashboard (command)', () => {
     }
   });
 
-  test('--allow-control refuses to start while the CLI has no control commands', async () => {
-    const r = await runCli(['dashboard', '--etcd', '127.0.0.1:1', '--root', 'x', '--allow-control']);
-    assert.equal(r.code, 2);
-    assert.match(r.stderr, /--allow-control is not available/);
+  test('--allow-control: the stream says control is on and the endpoint answers same-origin requests', async () => {
+    const root = uniqueRoot('dashboard-control');
+    const port = await freePort();
+    const etcd = sharedEndpoints().join(',');
+    const p = new CliProcess([
+      'dashboard',
+      '--etcd',
+      etcd,
+      '--root',
+      root,
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--allow-control',
+    ]);
+    try {
+      await waitFor('the dashboard to listen', () => p.stdout.includes('control ON'), 20_000, 50);
+      const events = await readEvents(`http://127.0.0.1:${port}/api/events`, /event: snapshot/);
+      assert.match(events, /"control":true/);
+      const url = `http://127.0.0.1:${port}/api/control`;
+      const headers = { origin: `http://127.0.0.1:${port}`, 'content-type': 'application/json' };
+      const pause = await fetch(url, { method: 'POST', headers, body: '{"action":"pause","reason":"test"}' });
+      assert.equal(pause.status, 200, await pause.text());
+      const cross = await fetch(url, {
+        method: 'POST',
+        headers: { ...headers, origin: 'http://evil.example' },
+        body: '{"action":"resume"}',
+      });
+      assert.equal(cross.status, 403);
+      const bad = await fetch(url, {
+        method: 'POST',
+        headers,
+        body: '{"action":"cordon","worker":"nobody"}',
+      });
+      assert.equal(bad.status, 409, 'Admin refuses a worker that is not online');
+      assert.match(((await bad.json()) as { error: string }).error, /nobody/);
+      const resume = await fetch(url, { method: 'POST', headers, body: '{"action":"resume"}' });
+      assert.equal(resume.status, 200);
+    } finally {
+      p.kill('SIGTERM');
+      await p.wait(10_000);
+    }
   });
 });
 

@@ -48,7 +48,7 @@ function toKv(o: Op): [string, WireKv | undefined] {
       Group: groupOf(o.id),
       ID: o.id,
       Raw: null,
-      Weight: o.weight,
+      W: o.weight,
     });
     return [key, o.del ? undefined : [key, value, '0', 1, 0]];
   }
@@ -67,7 +67,7 @@ function reference(keys: Map<string, WireKv>) {
     .filter(([k]) => k.startsWith('task/'))
     .map(([k, value]) => {
       const [, worker, id] = k.split('/');
-      return { worker, id, group: groupOf(id), weight: (JSON.parse(value) as { Weight: number }).Weight };
+      return { worker, id, group: groupOf(id), weight: (JSON.parse(value) as { W: number }).W };
     });
   const claims = [...keys.values()]
     .filter(([k]) => k.startsWith('claim/'))
@@ -159,7 +159,7 @@ describe('dashboard fleet model', () => {
       ['worker/w1', 'running', 'aa', 3, 0],
       ['worker/w2', 'running', 'bb', 4, 0],
       ['task/w1/x', encodeTask({ id: 'x', group: 'spot' }), '0', 5, 0],
-      ['task/w1/y', '{"ID":"y","Group":"swap","Weight":3}', '0', 5, 0],
+      ['task/w1/y', '{"ID":"y","Group":"swap","W":3}', '0', 5, 0],
       ['claim/x', 'w1', 'aa', 6, 0],
       ['worker_barrier_left', '2026-01-01T00:00:00Z', '0', 7, 0],
       ['control/worker/w2', '{"state":"cordoned","by":"ops","reason":"disk"}', '0', 8, 0],
@@ -255,7 +255,7 @@ describe('dashboard fleet model', () => {
       key: '',
       bad: 'not a JSON object',
     });
-    assert.deepEqual(readTask('{"group":"g","weight":-2,"p":5}'), {
+    assert.deepEqual(readTask('{"group":"g","W":-2,"p":5}'), {
       group: 'g',
       weight: 1,
       priority: 5,

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
+import { adminControl } from '../src/cli/dashboard/admin-control.js';
 import { listenDashboard, pageUrl } from '../src/cli/dashboard/command.js';
 import { DashboardServer } from '../src/cli/dashboard/server.js';
 import { closeHttp } from '../src/cli/http.js';
@@ -162,6 +163,71 @@ describe('dashboard in Chromium against a real etcd', () => {
     errors.length = 0;
     await fleet.worker('w5').start();
     await page.waitForSelector('tr[data-worker="w5"]', { timeout: WAIT });
+  });
+
+  test('with --allow-control a Cordon button writes the control key (through Admin) and the page shows it; cross-origin writes are refused', async () => {
+    const control = new DashboardServer({
+      store,
+      root: fleet.root,
+      mode: 'dashboard',
+      control: adminControl(store, fleet.root),
+    });
+    const controlServer = await listenDashboard('127.0.0.1:0', control);
+    control.start();
+    const controlUrl = pageUrl(controlServer);
+    const page2 = await browser.newPage();
+    const errors2 = consoleErrors(page2);
+    try {
+      // Forged requests first: no Origin, another origin, a form's content type. Nothing may be written.
+      const attempts: Record<string, string>[] = [
+        { 'content-type': 'application/json' },
+        { origin: 'http://evil.example', 'content-type': 'application/json' },
+        { origin: new URL(controlUrl).origin, 'content-type': 'text/plain' },
+      ];
+      for (const headers of attempts) {
+        const res = await fetch(new URL('/api/control', controlUrl), {
+          method: 'POST',
+          headers,
+          body: JSON.stringify({ action: 'cordon', worker: 'w3' }),
+        });
+        await res.arrayBuffer();
+        assert.equal(res.status, 403, JSON.stringify(headers));
+      }
+      assert.equal(
+        (await store.range(`${fleet.k.root}/control/`, { prefix: true, countOnly: true })).count,
+        0,
+      );
+
+      await page2.goto(controlUrl);
+      await page2.waitForSelector('#conn.live', { timeout: WAIT });
+      await page2.click('tr[data-worker="w2"] button:has-text("Cordon")', { timeout: WAIT });
+      const kv = await waitFor(
+        'the control key of w2',
+        () => store.get(`${fleet.k.root}/control/worker/w2`),
+        WAIT,
+      );
+      const value = JSON.parse(kv.value) as { state: string; by: string };
+      assert.equal(value.state, 'cordoned');
+      assert.match(value.by, /^dashboard@/);
+      await shows(page2, 'tr[data-worker="w2"] td.status', /cordoned/);
+      await shows(page2, '#control li[data-control="w2"]', /w2: cordoned by dashboard@/);
+      // The read-only page shows it too, live, and still has no button.
+      await shows(page, 'tr[data-worker="w2"] td.status', /cordoned/);
+      assert.equal(await page.locator('button', { hasText: 'Cordon' }).count(), 0);
+      // And back: Uncordon deletes the key.
+      await page2.click('tr[data-worker="w2"] button:has-text("Uncordon")', { timeout: WAIT });
+      await waitFor(
+        'the control key to go',
+        async () => !(await store.get(`${fleet.k.root}/control/worker/w2`)),
+        WAIT,
+      );
+      await shows(page2, 'tr[data-worker="w2"] td.status', /^(running|starting)$/);
+      assert.deepEqual(errors2, []);
+    } finally {
+      await page2.close();
+      await control.close();
+      await closeHttp(controlServer);
+    }
   });
 
   test('no console errors', () => {

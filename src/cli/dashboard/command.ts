@@ -7,6 +7,7 @@ import { keys, rootPath } from '../../scheduler/keys.js';
 import type { Store } from '../../store/port.js';
 import { CliError, type ConnectionFlags, etcdEndpoints, openStore } from '../common.js';
 import { closeHttp, parseListen } from '../http.js';
+import { adminControl } from './admin-control.js';
 import { assetsBuilt, DEFAULT_ASSETS } from './assets.js';
 import type { ControlHandler } from './control.js';
 import { DashboardServer } from './server.js';
@@ -20,10 +21,7 @@ export interface DashboardFlags extends ConnectionFlags {
   allowControl?: boolean;
 }
 
-/**
- * Builds the control handler of `--allow-control`; undefined while this build has no control commands.
- * Kept apart so the page's write endpoint runs exactly the CLI's code.
- */
+/** Builds the control handler of `--allow-control` (the CLI's `Admin`; tests may give another). */
 export type ControlFactory = (store: Store, root: string) => ControlHandler;
 
 /** Starts an HTTP server on `listen` that serves only the dashboard. */
@@ -55,7 +53,10 @@ export function pageUrl(server: Server): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${a.port}/`;
 }
 
-export async function dashboardCommand(flags: DashboardFlags, control?: ControlFactory): Promise<number> {
+export async function dashboardCommand(
+  flags: DashboardFlags,
+  control: ControlFactory = adminControl,
+): Promise<number> {
   if (!flags.root) throw new CliError('dashboard: --root <name> is required');
   try {
     rootPath(flags.root);
@@ -68,9 +69,6 @@ export async function dashboardCommand(flags: DashboardFlags, control?: ControlF
     );
   }
   parseListen(flags.listen, '--listen');
-  if (flags.allowControl && !control) {
-    throw new CliError('dashboard: --allow-control is not available in this build (no control commands yet)');
-  }
   if (!assetsBuilt()) {
     throw new CliError(`dashboard: the page is not built (${DEFAULT_ASSETS} is empty): run npm run build`, 1);
   }
@@ -80,7 +78,7 @@ export async function dashboardCommand(flags: DashboardFlags, control?: ControlF
     store,
     root,
     mode: 'dashboard',
-    control: flags.allowControl && control ? control(store, root) : undefined,
+    control: flags.allowControl ? control(store, root) : undefined,
     onError: (err) => process.stderr.write(`dashboard: ${(err as Error)?.message ?? err}\n`),
   });
   let server: Server | undefined;

@@ -7,7 +7,7 @@
 
 import { decodeMarker, type RestartMarker } from '../../scheduler/restart.js';
 
-/** The fields of a task value the dashboard uses (the Go JSON `{"P","Key","Group","ID","Raw"}` + weight). */
+/** The fields of a task value the dashboard uses (the Go JSON `{"P","Key","Group","ID","Raw"}` + `"W"`, the weight). */
 export interface TaskInfo {
   group: string;
   /** Task weight (1 unless the task value says otherwise). */
@@ -90,7 +90,7 @@ export function readTask(value: string): TaskInfo {
       case 'group':
         t.group = str(v) ?? t.group;
         break;
-      case 'weight': {
+      case 'w': {
         const w = num(v);
         if (w !== undefined && w > 0) t.weight = w;
         break;
@@ -111,7 +111,7 @@ export function compactTask(value: string): string {
   const t = readTask(value);
   if (t.bad) return value.length > 200 ? `${value.slice(0, 200)}…` : value;
   const o: Record<string, unknown> = { P: t.priority, Key: t.key, Group: t.group };
-  if (t.weight !== 1) o.Weight = t.weight;
+  if (t.weight !== 1) o.W = t.weight;
   return JSON.stringify(o);
 }
 
