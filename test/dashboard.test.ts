@@ -12,12 +12,14 @@ import { adminControl } from '../src/cli/dashboard/admin-control.js';
 import { listenDashboard, pageUrl } from '../src/cli/dashboard/command.js';
 import { DashboardServer } from '../src/cli/dashboard/server.js';
 import { closeHttp } from '../src/cli/http.js';
+import { keys } from '../src/scheduler/keys.js';
 import { EtcdStore } from '../src/store/etcd.js';
 import type { Task } from '../src/task.js';
 import { waitFor } from './helpers/async.js';
 import { consoleErrors, launchBrowser } from './helpers/browser.js';
-import { sharedEndpoints } from './helpers/etcd.js';
+import { sharedEndpoints, uniqueRoot } from './helpers/etcd.js';
 import { Fleet } from './helpers/fleet.js';
+import { etcdStores } from './helpers/stores.js';
 
 const WAIT = 15_000;
 
@@ -232,5 +234,40 @@ describe('dashboard in Chromium against a real etcd', () => {
 
   test('no console errors', () => {
     assert.deepEqual(errors, []);
+  });
+});
+
+describe('dashboard in Chromium: etcd goes away and comes back', () => {
+  test('the page says the server cannot reach etcd, then is live again and shows what changed meanwhile', async () => {
+    const isolated = await etcdStores.createIsolated({ callTimeout: 1_000 });
+    const { store } = isolated;
+    const root = uniqueRoot('dashboard-etcd-outage');
+    const k = keys(root);
+    const dashboard = new DashboardServer({ store, root, mode: 'dashboard' });
+    const server = await listenDashboard('127.0.0.1:0', dashboard);
+    dashboard.start();
+    const browser = await launchBrowser();
+    try {
+      await store.put(k.worker('before'), 'running');
+      const page = await browser.newPage();
+      await page.goto(pageUrl(server));
+      await page.waitForSelector('tr[data-worker="before"]', { timeout: WAIT });
+      await isolated.cut();
+      await shows(page, '#conn', /server cannot reach etcd/);
+      await isolated.restore();
+      await waitFor(
+        'etcd to answer again',
+        () => store.put(k.worker('after'), 'running').then(() => true),
+        WAIT,
+      );
+      await page.waitForSelector('#conn.live', { timeout: WAIT });
+      await page.waitForSelector('tr[data-worker="after"]', { timeout: WAIT });
+      assert.equal(await page.locator('tr[data-worker="before"]').count(), 1);
+    } finally {
+      await browser.close();
+      await dashboard.close();
+      await closeHttp(server);
+      await isolated.close();
+    }
   });
 });
