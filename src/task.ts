@@ -82,6 +82,10 @@ export function validateTask(task: Task): void {
 
 function encodedTaskSize(task: Task): number {
   const raw = task.raw?.length ?? 0;
+  // Cheap bound first (a UTF-16 unit is at most 3 UTF-8 bytes): most tasks are far below the limit.
+  const units = task.id.length + (task.key?.length ?? 0) + (task.group?.length ?? 0);
+  const bound = Math.ceil(raw / 3) * 4 + units * 18 + 80;
+  if (bound <= MAX_TASK_VALUE_BYTES) return bound;
   return (
     Math.ceil(raw / 3) * 4 +
     Buffer.byteLength(task.id) * 6 +
@@ -91,11 +95,15 @@ function encodedTaskSize(task: Task): number {
   );
 }
 
+/** Printable ASCII but `"`, `\`, `<`, `>`, `&`: encoded as is (the common case, without a loop). */
+const PLAIN = /^[\x20\x21\x23-\x25\x27-\x3b\x3d\x3f-\x5b\x5d-\x7e]*$/;
+
 /**
  * Go's `encoding/json` string encoding: escapes `"`, `\`, control characters, and also `<`, `>`, `&`,
  * U+2028 and U+2029 (Go's HTML-safe default), so our bytes equal the original's.
  */
 function goString(s: string): string {
+  if (PLAIN.test(s)) return `"${s}"`;
   let out = '"';
   for (const ch of s) {
     const c = ch.codePointAt(0)!;

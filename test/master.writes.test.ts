@@ -124,11 +124,14 @@ describe('planUnits: from the plan to txn units', () => {
     ];
     const stored = parseAssignment(storedKvs({ w1: [t1] }, extra), k);
     assert.deepEqual(
-      stored.malformed,
+      [...stored.malformed.keys()],
       extra.map((e) => e.key),
     );
-    assert.deepEqual([...stored.current], [['w1', ['t1']]]);
-    const plan = rebalance({ workers: ['w1'], tasks: [t1], current: stored.current });
+    assert.deepEqual(
+      [...(stored.current() as Map<string, Iterable<string>>)].map(([w, ids]) => [w, [...ids]]),
+      [['w1', ['t1']]],
+    );
+    const plan = rebalance({ workers: ['w1'], tasks: [t1], current: stored.current() });
     const units = planUnits(plan, stored, k, new Set(['w1']));
     assert.deepEqual(
       units,
@@ -141,7 +144,7 @@ describe('planUnits: from the plan to txn units', () => {
     // w1 holds five, w2 joined, dead holds t9 (still desired): t9 and two of w1's go to w2, two of them moves.
     const t9: Task = { id: 't9' };
     const stored = parseAssignment(storedKvs({ w1: ts, dead: [t9] }), k);
-    const plan = rebalance({ workers: ['w1', 'w2'], tasks: [...ts, t9], current: stored.current });
+    const plan = rebalance({ workers: ['w1', 'w2'], tasks: [...ts, t9], current: stored.current() });
     assert.equal(plan.moves, 2);
     const units = planUnits(plan, stored, k, new Set(['w1', 'w2']));
     const moves = units.filter((u) => u.length === 2);
@@ -161,7 +164,7 @@ describe('planUnits: from the plan to txn units', () => {
   it('rewrites a task that stays where it is when its value changed, and only then', () => {
     const stored = parseAssignment(storedKvs({ w1: [{ id: 'a', priority: 1 }, { id: 'b' }] }), k);
     const tasks: Task[] = [{ id: 'a', priority: 2 }, { id: 'b' }];
-    const plan = rebalance({ workers: ['w1'], tasks, current: stored.current });
+    const plan = rebalance({ workers: ['w1'], tasks, current: stored.current() });
     assert.deepEqual(planUnits(plan, stored, k, new Set(['w1'])), [
       [put(k.task('w1', 'a'), encodeTask(tasks[0]))],
     ]);
@@ -219,7 +222,7 @@ describe('plan → units → txns (property)', () => {
           [...kvs].map(([key, value]) => ({ key, value })),
           k,
         );
-        const plan = rebalance({ workers, tasks: desired, current: stored.current });
+        const plan = rebalance({ workers, tasks: desired, current: stored.current() });
         const batches = batchUnits(planUnits(plan, stored, k, online));
 
         const written = new Set<string>();
@@ -335,12 +338,13 @@ describe('plan → units → txns (property)', () => {
 
 describe("writePhases: handoff 'none' writes a changed value as delete, then put", () => {
   it('splits only in-place rewrites into a delete now and the put in a second phase; moves and new keys stay', () => {
-    const stored = {
-      values: new Map([
-        ['/r/task/w1/a', 'old'],
-        ['/r/task/w1/b', 'same'],
-      ]),
-    };
+    const stored = parseAssignment(
+      [
+        { key: '/r/task/w1/a', value: 'old' },
+        { key: '/r/task/w1/b', value: 'same' },
+      ],
+      keys('r'),
+    );
     const units: TxnUnit[] = [
       [{ type: 'delete', key: '/r/task/w2/x' }],
       [

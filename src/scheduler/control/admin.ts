@@ -198,7 +198,7 @@ export class Admin {
     if (options.tasks) desired = options.tasks;
     else {
       const byId = new Map<string, Task>();
-      for (const [key, value] of stored.values) {
+      for (const [key, value] of stored.values()) {
         const id = key.slice(key.lastIndexOf('/') + 1);
         if (byId.has(id)) continue;
         try {
@@ -220,8 +220,9 @@ export class Admin {
         // an unreadable status: plan without a budget
       }
     }
-    const plan = planWithControl({ workers, tasks, current: stored.current, control, maxMoves, hold });
-    return summarizePlan({ revision, workers, tasks, current: stored.current, plan, maxMoves, problems });
+    const current = stored.current();
+    const plan = planWithControl({ workers, tasks, current, control, maxMoves, hold });
+    return summarizePlan({ revision, workers, tasks, current, plan, maxMoves, problems });
   }
 
   private async setWorker(

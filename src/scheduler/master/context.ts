@@ -5,6 +5,8 @@ import type { Keys } from '../keys.js';
 import type { ResolvedMasterOptions } from './options.js';
 import type { ScheduleRequests } from './reasons.js';
 import type { ScheduleReport } from './report.js';
+import type { PlannedInput } from './unchanged.js';
+import type { MasterView } from './views.js';
 
 export interface MasterEvents {
   elected: { name: string; revision: number };
@@ -33,4 +35,10 @@ export interface Term {
   fence: Compare;
   signal: AbortSignal;
   session: Session;
+  /** The watch-fed workers and assignment the term schedules from. */
+  view: MasterView;
+  /** Revision of the term's last txn that wrote under `task/`: a plan waits until the view reflects it. */
+  lastWrite: number;
+  /** What the last complete schedule planned from, while nothing else changed since (skip the plan). */
+  planned?: PlannedInput;
 }

@@ -34,6 +34,14 @@ export interface ScheduleReport {
   control: { cordoned: string[]; draining: string[]; pins: number; paused: boolean };
   /** Txns written. */
   txns: number;
+  /**
+   * Whether the planner ran. False when there was nothing to plan (no workers, generator error) or when
+   * nothing changed since the term's last complete schedule (same workers, same tasks, an assignment
+   * changed by nothing but that schedule's writes): the plan is skipped, nothing read or written.
+   */
+  planned: boolean;
+  /** Times the assignment was listed again because a guarded write found the master's view stale. */
+  resyncs: number;
   durationMs: number;
   /** Invalid tasks and other problems, each naming what it is about. */
   errors: string[];
@@ -61,6 +69,8 @@ export function startReport(leader: string, startedMs: number, request: Schedule
     maxMoves: null,
     control: { cordoned: [], draining: [], pins: 0, paused: false },
     txns: 0,
+    resyncs: 0,
+    planned: false,
     durationMs: 0,
     errors: [],
   };

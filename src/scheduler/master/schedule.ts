@@ -1,6 +1,10 @@
-/** One schedule: read the workers, generate, validate, plan, write in fenced txns, report. */
-import { NotLeaderError } from '../../errors.js';
-import type { Compare } from '../../store/port.js';
+/**
+ * One schedule: the workers, the assignment, the restart markers and the control state from the term's
+ * view, generate, validate, plan, write in fenced and guarded txns (a stale view: resync and plan again),
+ * report.
+ */
+import { CompactedError, NotLeaderError } from '../../errors.js';
+import { type Compare, MAX_TXN_OPS } from '../../store/port.js';
 import type { Task } from '../../task.js';
 import { linkSignal, raceSignal } from '../../util/signals.js';
 import { validTasks, workersInGrace } from '../control/inputs.js';
@@ -8,9 +12,47 @@ import { planWithControl } from '../control/plan.js';
 import { parseControl } from '../control/state.js';
 import type { MasterContext, Term } from './context.js';
 import { reportControl } from './control.js';
+import { MAX_RESYNCS, StaleViewError, WriteGuards } from './guards.js';
 import { reasonLabel, type ScheduleRequest } from './reasons.js';
 import { type ScheduleReport, startReport } from './report.js';
-import { batchUnits, parseAssignment, planUnits, type WriteOp, writePhases } from './writes.js';
+import { PlannedInput } from './unchanged.js';
+import type { KeyMap } from './view.js';
+import { batchUnits, MAX_BATCH_BYTES, planUnits, type WriteOp, writePhases } from './writes.js';
+
+/** The keys a view holds, whole (prefix + suffix), as the parsers of ranged kvs take them. */
+function keysOf(map: KeyMap): { key: string; value: string }[] {
+  const out: { key: string; value: string }[] = [];
+  for (const [suffix, e] of map.entries) out.push({ key: map.prefix + suffix, value: e.value });
+  return out;
+}
+
+/**
+ * The markers of workers restarting within their grace, read at the revision the workers view reflects:
+ * a worker swaps its key and its marker in one txn, both ways, so at one revision it is online or held,
+ * never neither (which would make its tasks orphans). A small keys-only read, only when planning.
+ * Undefined when that revision was compacted.
+ */
+async function restartingAt(
+  ctx: MasterContext,
+  term: Term,
+  online: ReadonlySet<string>,
+): Promise<string[] | undefined> {
+  const { k, o } = ctx;
+  try {
+    const markers = await o.store.range(k.restartingPrefix, {
+      prefix: true,
+      keysOnly: true,
+      revision: term.view.workers.revision,
+    });
+    return workersInGrace(markers.kvs, k.restartingPrefix, online);
+  } catch (err) {
+    if (err instanceof CompactedError) return undefined;
+    throw err;
+  }
+}
+
+/** Txn limits with a guard per op: the fence and the guards are compares too, at most 128 of them. */
+const GUARDED_LIMITS = { maxOps: MAX_TXN_OPS - 1, maxBytes: MAX_BATCH_BYTES };
 
 /**
  * Runs one schedule for `request` and reports it (status key, `schedule` event, metrics). Throws only
@@ -28,7 +70,7 @@ export async function schedule(
   const started = o.clock.now();
   const report = startReport(name, started, request);
   try {
-    const { workers, restarting } = await onlineWorkers(ctx, report.errors);
+    const workers = onlineWorkers(ctx, term, report.errors);
     report.workers = workers.length;
     m.workersOnline.set({ name }, workers.length);
     if (workers.length === 0) {
@@ -45,7 +87,7 @@ export async function schedule(
         report.errors.push(`generator: ${(err as Error)?.message ?? String(err)}`);
         log.error({ err, reason }, 'generator failed: assignment left as it is');
       }
-      if (desired) await apply(ctx, desired, { workers, restarting }, report, term);
+      if (desired) await apply(ctx, desired, workers, report, term);
     }
   } catch (err) {
     if (err instanceof NotLeaderError) {
@@ -96,33 +138,16 @@ async function generate(ctx: MasterContext, termSignal: AbortSignal): Promise<re
   }
 }
 
-/**
- * The online workers, and the workers restarting within their grace (a live restart marker, not online),
- * read at one revision: a worker swaps its key and its marker in one txn, both ways, so at any revision it
- * is one or the other — never neither, which would make its tasks orphans.
- */
-async function onlineWorkers(
-  ctx: MasterContext,
-  errors: string[],
-): Promise<{ workers: string[]; restarting: string[] }> {
-  const { k, o } = ctx;
-  const prefix = k.workerPrefix;
-  const res = await o.store.range(prefix, { prefix: true, keysOnly: true });
-  const markers = await o.store.range(k.restartingPrefix, {
-    prefix: true,
-    keysOnly: true,
-    revision: res.revision,
-  });
+function onlineWorkers(ctx: MasterContext, term: Term, errors: string[]): string[] {
   const names: string[] = [];
-  for (const kv of res.kvs) {
-    const name = kv.key.slice(prefix.length);
+  for (const name of term.view.workers.sink.entries.keys()) {
     if (name.length === 0 || name.includes('/')) {
-      errors.push(`ignored malformed worker key ${JSON.stringify(kv.key)}`);
+      errors.push(`ignored malformed worker key ${JSON.stringify(ctx.k.workerPrefix + name)}`);
       continue;
     }
     names.push(name);
   }
-  return { workers: names, restarting: workersInGrace(markers.kvs, k.restartingPrefix, new Set(names)) };
+  return names;
 }
 
 /** The desired tasks that are valid, first of each id kept; the others are reported and counted. */
@@ -139,60 +164,135 @@ function validDesired(ctx: MasterContext, desired: readonly Task[], report: Sche
 async function apply(
   ctx: MasterContext,
   desired: readonly Task[],
-  { workers, restarting }: { workers: string[]; restarting: string[] },
+  workers: string[],
   report: ScheduleReport,
   term: Term,
 ): Promise<void> {
-  const { o, k } = ctx;
-  const tasks = validDesired(ctx, desired, report);
-  report.tasks = tasks.length;
-
-  // The current assignment and the stored values (to rewrite a task whose payload or priority changed)
-  // and the operators' control state: the same reads and the same plan as `Admin.plan()`. The workers
-  // restarting within their grace (read with the online ones) have their assignment held where it is.
-  const [assignment, controlled] = await Promise.all([
-    o.store.range(k.taskPrefix, { prefix: true }),
-    o.store.range(k.controlPrefix, { prefix: true }),
-  ]);
-  const stored = parseAssignment(assignment.kvs, k);
-  const online = new Set(workers);
-  const control = parseControl(controlled.kvs, k);
-  const plan = planWithControl({
-    workers,
-    tasks,
-    current: stored.current,
-    control,
-    maxMoves: o.maxMoves,
-    hold: new Set(restarting),
-  });
-  report.moves = plan.moves;
-  report.restarting = restarting;
-  report.held = 0;
-  for (const w of restarting) report.held += plan.target.get(w)?.length ?? 0;
-  reportControl(ctx, report, control, plan);
-  const units = planUnits(plan, stored, k, online);
-
-  report.revoked = plan.revoke.length + stored.malformed.length;
-  report.assigned = plan.assign.length;
-  report.txns = 0;
-  for (const phase of writePhases(units, stored, o.handoff)) {
-    report.txns += await writeBatches(ctx, batchUnits(phase), term);
+  const { o, k, log } = ctx;
+  const view = term.view.tasks;
+  // Plan from a view that holds every write of ours so far (the store's own answer, not a guess).
+  await view.caughtUp(term.lastWrite);
+  if (term.signal.aborted) throw term.signal.reason;
+  const last = term.planned;
+  if (last?.same(desired, workers) && !term.view.changedSince(last.own)) {
+    // Nothing changed since the last complete schedule: its plan, made again, would write nothing.
+    Object.assign(report, structuredClone(last.carry));
+    for (const message of last.invalid) {
+      o.metrics.invalidTasks.inc({ name: o.name });
+      report.errors.push(message);
+    }
+    o.metrics.tasksAssigned.set({ name: o.name }, report.tasks);
+    o.metrics.heldTasks.set({ name: o.name }, report.held ?? 0);
+    return;
   }
-  o.metrics.moves.inc({ name: o.name }, plan.moves);
-  o.metrics.tasksAssigned.set({ name: o.name }, tasks.length);
-  o.metrics.heldTasks.set({ name: o.name }, report.held);
+  term.planned = undefined;
+  report.planned = true;
+  const before = report.errors.length;
+  const tasks = validDesired(ctx, desired, report);
+  const invalid = report.errors.slice(before);
+  report.tasks = tasks.length;
+  const online = new Set(workers);
+  for (let attempt = 0; ; attempt++) {
+    await view.caughtUp(term.lastWrite);
+    if (term.signal.aborted) throw term.signal.reason;
+    term.view.mark();
+    const stored = view.sink;
+    // Workers restarting within their grace (a live marker, not online), whose assignment is held where
+    // it is, and the operators' control state: the same plan as `Admin.plan()`, from the view.
+    const restarting = await restartingAt(ctx, term, online);
+    if (restarting === undefined) {
+      // The workers view's revision was compacted: list again, plan again.
+      report.resyncs++;
+      term.view.resync();
+      await term.view.whenReady();
+      continue;
+    }
+    const control = parseControl(keysOf(term.view.control.sink), k);
+    const plan = planWithControl({
+      workers,
+      tasks,
+      current: stored.current(),
+      control,
+      maxMoves: o.maxMoves,
+      hold: new Set(restarting),
+    });
+    const phases = writePhases(planUnits(plan, stored, k, online), stored, o.handoff);
+    const guards = new WriteGuards(stored, phases);
+    report.moves = plan.moves;
+    report.restarting = restarting;
+    report.held = 0;
+    for (const w of restarting) report.held += plan.target.get(w)?.length ?? 0;
+    const errorsBefore = report.errors.length;
+    reportControl(ctx, report, control, plan);
+    const problems = report.errors.slice(errorsBefore);
+    report.revoked = plan.revoke.length + stored.malformed.size;
+    report.assigned = plan.assign.length;
+    const own = new Set<number>();
+    try {
+      for (const phase of phases) {
+        report.txns += await writeBatches(ctx, batchUnits(phase, GUARDED_LIMITS), guards, term, own);
+      }
+    } catch (err) {
+      if (!(err instanceof StaleViewError) || attempt >= MAX_RESYNCS) throw err;
+      report.resyncs++;
+      log.warn({ attempt: attempt + 1, err: err.message }, 'stale view: listing the assignment again');
+      term.view.resync();
+      await term.view.whenReady();
+      continue;
+    }
+    o.metrics.moves.inc({ name: o.name }, plan.moves);
+    o.metrics.tasksAssigned.set({ name: o.name }, tasks.length);
+    o.metrics.heldTasks.set({ name: o.name }, report.held);
+    // The next schedule may skip planning if nothing but these writes changed the view since the plan
+    // (not after deferred moves: the next schedule goes on with them).
+    if (plan.deferred === 0) {
+      const carry = {
+        tasks: tasks.length,
+        restarting,
+        held: report.held,
+        maxMoves: report.maxMoves,
+        control: report.control,
+      };
+      term.planned = PlannedInput.of(desired, workers, tasks, [...invalid, ...problems], own, carry);
+    }
+    return;
+  }
 }
 
-/** Writes the batches in order, each in a txn fenced on the election key; returns how many. */
-async function writeBatches(ctx: MasterContext, batches: WriteOp[][], term: Term): Promise<number> {
+/**
+ * Writes the batches in order, each in a txn fenced on the election key and guarded on every key it
+ * writes; returns how many. A refused txn is NotLeaderError when the fence failed, else StaleViewError.
+ */
+async function writeBatches(
+  ctx: MasterContext,
+  batches: WriteOp[][],
+  guards: WriteGuards,
+  term: Term,
+  own: Set<number>,
+): Promise<number> {
   for (const success of batches) {
     if (term.signal.aborted) throw term.signal.reason;
-    const res = await ctx.o.store.txn({ compare: [term.fence], success });
+    const compare = [term.fence, ...success.map((op) => guards.compare(op))];
+    const res = await ctx.o.store.txn({ compare, success });
     if (!res.succeeded) {
-      throw new NotLeaderError(`master ${ctx.o.name}: fenced write refused, no longer the leader`);
+      await checkFence(ctx, term.fence);
+      throw new StaleViewError(
+        `a txn of ${success.length} ops was refused: a key it writes changed behind the master's view`,
+      );
     }
+    guards.committed(success, res.revision);
+    term.lastWrite = res.revision;
+    own.add(res.revision);
   }
   return batches.length;
+}
+
+/** Throws NotLeaderError when the fence no longer holds. */
+export async function checkFence(ctx: MasterContext, fence: Compare): Promise<void> {
+  const kv = await ctx.o.store.get(fence.key);
+  if (!kv || kv.createRevision !== fence.value) {
+    throw new NotLeaderError(`master ${ctx.o.name} no longer leads (election key ${fence.key} changed)`);
+  }
 }
 
 async function writeStatus(ctx: MasterContext, report: ScheduleReport, fence: Compare): Promise<void> {

@@ -1,21 +1,23 @@
 /**
- * One term of leadership: the start-up barrier on a fresh root, the worker watch (debounced by
- * `rebalanceWait`), the interval tick, and the loop that runs a schedule for each batch of requests.
+ * One term of leadership: the start-up barrier on a fresh root, the watch-fed view of the workers and the
+ * assignment (worker changes debounced by `rebalanceWait`), the interval tick, and the loop that runs a
+ * schedule for each batch of requests.
  */
-import { BarrierTimeoutError, NotLeaderError } from '../../errors.js';
+import { BarrierTimeoutError } from '../../errors.js';
 import { DoubleBarrier } from '../../recipes/barrier.js';
 import type { Session } from '../../recipes/session.js';
-import { PrefixWatcher } from '../../recipes/watcher.js';
 import type { Compare } from '../../store/port.js';
 import { Backoff } from '../../util/backoff.js';
 import { type Clock, sleep } from '../../util/clock.js';
-import { linkSignal, onAbort } from '../../util/signals.js';
+import { linkSignal } from '../../util/signals.js';
 import type { MasterContext, Term } from './context.js';
 import { scheduleDeferred, watchControl } from './control.js';
 import type { ScheduleReason } from './reasons.js';
 import { rfc3339 } from './report.js';
 import { watchRestarts } from './restarts.js';
-import { schedule } from './schedule.js';
+import { checkFence, schedule } from './schedule.js';
+import type { ViewChange } from './view.js';
+import { MasterView } from './views.js';
 
 /**
  * Delay before a schedule that failed on the store is first tried again, in ms; it doubles on each
@@ -24,7 +26,7 @@ import { schedule } from './schedule.js';
 export const ERROR_RETRY_DELAY = 1_000;
 
 /**
- * Leads until `signal` aborts (stop, session lost), the worker watch ends, or a fenced write is refused
+ * Leads until `signal` aborts (stop, session lost), a watch of the view ends, or a fenced write is refused
  * (NotLeaderError). The caller has won the election; every write of the term is fenced on `fence`.
  */
 export async function runTerm(
@@ -36,28 +38,35 @@ export async function runTerm(
   const termAbort = new AbortController();
   const unlink = linkSignal(termAbort, signal);
   const termSignal = termAbort.signal;
-  const term: Term = { fence, signal: termSignal, session };
-  let watching: Promise<void> | undefined;
+  let view: MasterView | undefined;
+  let stopChanges = () => {};
   let ticking: Promise<void> | undefined;
   let restarts: Promise<void> | undefined;
   let controlling: Promise<void> | undefined;
   try {
-    const barrier = await startupBarrier(ctx, term);
+    const barrier = await startupBarrier(ctx, { fence, signal: termSignal, session });
     ctx.requests.add(barrier.reason);
 
-    // The first schedule must not read the workers before the watch's snapshot: a worker registering
-    // between that read and the snapshot would otherwise trigger nothing until the next interval.
-    let snapshotTaken = () => {};
-    const snapshot = new Promise<void>((resolve) => {
-      snapshotTaken = resolve;
+    // The view (workers, assignment) is fed by watches from here on; the first schedule waits for its
+    // snapshots, so a worker registering meanwhile is either in the snapshot or an event that asks again.
+    const changes = workerChanges(ctx, termSignal);
+    stopChanges = changes.stop;
+    view = new MasterView({
+      store: ctx.o.store,
+      k: ctx.k,
+      clock: ctx.o.clock,
+      signal: termSignal,
+      onWorkers: changes.changed,
+      onError: (err, prefix) => {
+        // A watch that ends by itself (non-retryable error) would leave changes unseen: end the term.
+        ctx.log.error({ err, prefix }, 'master view watch failed');
+        ctx.emit('error', { error: err, context: `watch ${prefix}` });
+        termAbort.abort(new Error(`watch of ${prefix} ended`));
+      },
     });
-    watching = watchWorkers(ctx, termSignal, snapshotTaken).finally(() => {
-      // A watch that ends by itself (non-retryable error) would leave worker changes unseen: end the term.
-      snapshotTaken();
-      if (!termSignal.aborted) termAbort.abort(new Error('worker watch ended'));
-    });
-    await onAbort(termSignal, snapshot);
-    // An expired restart grace must move that worker's tasks: a term that cannot see it ends, like above.
+    await view.whenReady();
+    const term: Term = { fence, signal: termSignal, session, view, lastWrite: 0 };
+    // An expired restart grace must move that worker's tasks: a term that cannot see it ends, like a view watch.
     restarts = watchRestarts(ctx, termSignal).finally(() => {
       if (!termSignal.aborted) termAbort.abort(new Error('restart marker watch ended'));
     });
@@ -91,14 +100,15 @@ export async function runTerm(
   } finally {
     termAbort.abort(new Error('term ended'));
     unlink();
-    await Promise.allSettled([watching, ticking, restarts, controlling]);
+    stopChanges();
+    await Promise.allSettled([view?.done, ticking, restarts, controlling]);
   }
 }
 
 /** On a fresh root: waits at the start-up barrier, then marks it passed (once). */
 async function startupBarrier(
   ctx: MasterContext,
-  term: Term,
+  term: Pick<Term, 'fence' | 'signal' | 'session'>,
 ): Promise<{ reason: ScheduleReason; leave?: () => Promise<void> }> {
   const { o, k, log } = ctx;
   if (await o.store.get(k.barrierLeft)) return { reason: 'leader elected' };
@@ -124,14 +134,6 @@ async function startupBarrier(
   return { reason, leave };
 }
 
-/** Throws NotLeaderError when the fence no longer holds. */
-async function checkFence(ctx: MasterContext, fence: Compare): Promise<void> {
-  const kv = await ctx.o.store.get(fence.key);
-  if (!kv || kv.createRevision !== fence.value) {
-    throw new NotLeaderError(`master ${ctx.o.name} no longer leads (election key ${fence.key} changed)`);
-  }
-}
-
 /** Asks for a schedule every `interval` until the term ends. */
 async function tick(ctx: MasterContext, signal: AbortSignal): Promise<void> {
   while (!signal.aborted) {
@@ -144,33 +146,32 @@ async function tick(ctx: MasterContext, signal: AbortSignal): Promise<void> {
   }
 }
 
-/** Worker keys created or deleted ⇒ a schedule after `rebalanceWait`; a burst costs one schedule. */
-async function watchWorkers(ctx: MasterContext, signal: AbortSignal, onSnapshot: () => void): Promise<void> {
-  const { o, k, log } = ctx;
+/**
+ * Worker keys created or deleted (or listed again after a compaction) ⇒ a schedule after `rebalanceWait`;
+ * a burst costs one schedule.
+ */
+function workerChanges(
+  ctx: MasterContext,
+  signal: AbortSignal,
+): { changed: (change: ViewChange) => void; stop: () => void } {
+  const { o } = ctx;
   let timer: ReturnType<Clock['setTimeout']> | undefined;
-  const changed = () => {
-    if (timer) return;
+  const request = () => {
+    if (timer || signal.aborted) return;
     timer = o.clock.setTimeout(() => {
       timer = undefined;
       if (!signal.aborted) ctx.requests.add('workers changed');
     }, o.rebalanceWait);
   };
-  const watcher = new PrefixWatcher(o.store, k.workerPrefix, { clock: o.clock, signal });
-  try {
-    for await (const update of watcher) {
-      if (update.type === 'snapshot') onSnapshot();
-      if (update.type === 'resync') changed();
-      if (update.type !== 'events') continue;
-      for (const e of update.events) {
-        if (e.type === 'delete' || e.kv.version === 1) changed();
-      }
-    }
-  } catch (err) {
-    if (!signal.aborted) {
-      log.error({ err }, 'worker watch failed');
-      ctx.emit('error', { error: err, context: 'watch workers' });
-    }
-  } finally {
-    if (timer) o.clock.clearTimeout(timer);
-  }
+  return {
+    changed: (change) => {
+      if (change.type === 'resync') request();
+      if (change.type !== 'events') return;
+      if (change.events.some((e) => e.type === 'delete' || e.kv.version === 1)) request();
+    },
+    stop: () => {
+      if (timer) o.clock.clearTimeout(timer);
+      timer = undefined;
+    },
+  };
 }

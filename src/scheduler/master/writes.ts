@@ -6,6 +6,9 @@ import type { RebalanceResult } from '../../planner/rebalance.js';
 import { MAX_REQUEST_BYTES, MAX_TXN_OPS, type Op } from '../../store/port.js';
 import { encodeTask } from '../../task.js';
 import type { Keys } from '../keys.js';
+import type { StoredAssignment } from './assignment.js';
+
+export { parseAssignment, type StoredAssignment } from './assignment.js';
 
 /** A write of the assignment: a put or a delete of one key. */
 export type WriteOp = Extract<Op, { type: 'put' | 'delete' }>;
@@ -30,41 +33,6 @@ const utf8Length = (s: string) => Buffer.byteLength(s, 'utf8');
 export const opBytes = (op: WriteOp): number =>
   utf8Length(op.key) + (op.type === 'put' ? utf8Length(op.value) : 0) + 16;
 
-/** The assignment as stored under `/<root>/task/`. */
-export interface StoredAssignment {
-  /** Worker → ids it holds: the planner's `current`. */
-  current: Map<string, string[]>;
-  /** Key → value of every well-formed assignment key (to rewrite a task whose value changed). */
-  values: Map<string, string>;
-  /** Keys under the prefix that are not `<worker>/<id>`: the schedule deletes them. */
-  malformed: string[];
-}
-
-/** Splits the keys read under `taskPrefix` (a prefix range) into the current assignment and the malformed keys. */
-export function parseAssignment(
-  kvs: Iterable<{ key: string; value: string }>,
-  k: Pick<Keys, 'taskPrefix'>,
-): StoredAssignment {
-  const current = new Map<string, string[]>();
-  const values = new Map<string, string>();
-  const malformed: string[] = [];
-  for (const kv of kvs) {
-    const rest = kv.key.slice(k.taskPrefix.length);
-    const slash = rest.indexOf('/');
-    const worker = rest.slice(0, slash);
-    const id = rest.slice(slash + 1);
-    if (slash <= 0 || id.length === 0 || id.includes('/')) {
-      malformed.push(kv.key);
-      continue;
-    }
-    const list = current.get(worker);
-    if (list) list.push(id);
-    else current.set(worker, [id]);
-    values.set(kv.key, kv.value);
-  }
-  return { current, values, malformed };
-}
-
 /**
  * The units that take the stored assignment to the plan's target, in the order they must be written:
  * malformed keys deleted, then revocations, then assignments (highest priority first, as the plan lists
@@ -80,7 +48,8 @@ export function planUnits(
   const assigned = new Set<string>();
   for (const a of plan.assign) assigned.add(a.task.id);
   const revokedFrom = new Map<string, string>(); // id -> live worker it leaves, for moves
-  const units: TxnUnit[] = stored.malformed.map((key) => [{ type: 'delete', key }]);
+  const units: TxnUnit[] = [];
+  for (const key of stored.malformed.keys()) units.push([{ type: 'delete', key }]);
   for (const r of plan.revoke) {
     if (assigned.has(r.id) && online.has(r.worker) && !revokedFrom.has(r.id)) revokedFrom.set(r.id, r.worker);
     else units.push([{ type: 'delete', key: k.task(r.worker, r.id) }]);
@@ -91,12 +60,13 @@ export function planUnits(
     units.push(from === undefined ? [put] : [{ type: 'delete', key: k.task(from, a.task.id) }, put]);
   }
   for (const [worker, list] of plan.target) {
+    const held = stored.held(worker);
+    if (!held) continue;
     for (const task of list) {
-      const key = k.task(worker, task.id);
-      const old = stored.values.get(key);
+      const old = held.get(task.id)?.value;
       if (old === undefined) continue;
       const value = encodeTask(task);
-      if (old !== value) units.push([{ type: 'put', key, value }]);
+      if (old !== value) units.push([{ type: 'put', key: k.task(worker, task.id), value }]);
     }
   }
   return units;
@@ -111,7 +81,7 @@ export function planUnits(
  */
 export function writePhases(
   units: readonly TxnUnit[],
-  stored: Pick<StoredAssignment, 'values'>,
+  stored: Pick<StoredAssignment, 'entry'>,
   handoff: 'claim' | 'none',
 ): TxnUnit[][] {
   if (handoff === 'claim') return [[...units]];
@@ -119,7 +89,7 @@ export function writePhases(
   const second: TxnUnit[] = [];
   for (const unit of units) {
     const op = unit[0];
-    if (unit.length === 1 && op.type === 'put' && stored.values.has(op.key)) {
+    if (unit.length === 1 && op.type === 'put' && stored.entry(op.key) !== undefined) {
       first.push([{ type: 'delete', key: op.key }]);
       second.push(unit);
     } else first.push(unit);
