@@ -3,18 +3,38 @@
  * real crash (no drain, no revoke: its lease expires after its TTL) and its RSS and CPU time are its alone.
  *
  * Usage (spawned by bench/*.ts with an IPC channel): `node --import tsx bench/child.ts <role> <json args>`
- * - `master`: args `{ endpoints, root, name, tasks, maxNumNodes, ttl, rebalanceWait }`; sends `ready`
- *   (baseline footprint), then `elected` and `schedule` (report + footprint) for every schedule; on a
- *   `schedule` message it asks for one more schedule.
+ * - `master`: args `{ endpoints, root, name, tasks, maxNumNodes, ttl, rebalanceWait, io }`; sends `ready`
+ *   (baseline footprint), then `elected` and `schedule` (report + footprint, and with `io` the reads and
+ *   task-writing txns since the previous schedule) for every schedule; on a `schedule` message it asks
+ *   for one more schedule.
  * - `worker`: args `{ endpoints, root, name, maxNumNodes, ttl }`; sends `ready`, `registered`, then
  *   `running` (count) whenever the number of running tasks changes (at most every 20 ms); on a
  *   `footprint` message it answers with `footprint`.
  * The child exits when its parent goes away (the IPC channel closes).
  */
+
+import { keys } from '../src/scheduler/keys.js';
 import { Master } from '../src/scheduler/master.js';
 import { PrometheusMetrics } from '../src/scheduler/prometheus.js';
 import { Worker } from '../src/scheduler/worker.js';
-import { etcdStore, makeTasks } from './lib.js';
+import type { Store } from '../src/store/port.js';
+import { etcdStore, makeTasks, timedStore } from './lib.js';
+
+/** The store with every range and get reported (by key) before it is forwarded. */
+function countReads(store: Store, onRead: (key: string) => void): Store {
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      if (prop === 'range' || prop === 'get') {
+        return (key: string, ...rest: unknown[]) => {
+          onRead(key);
+          return (target[prop] as (k: string, ...r: unknown[]) => unknown)(key, ...rest);
+        };
+      }
+      const v: unknown = Reflect.get(target, prop, receiver);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+}
 
 interface Args {
   endpoints: string[];
@@ -24,7 +44,19 @@ interface Args {
   maxNumNodes: number;
   ttl: number;
   rebalanceWait?: number;
+  /** Count the reads under the task prefix and time the txns that write task keys (bench/scale.ts). */
+  io?: boolean;
 }
+
+/** Reads and task writes of the master since the last schedule message (with `io`). */
+interface Io {
+  reads: number;
+  taskReads: number;
+  txns: number;
+  firstTxnStart: number;
+  lastTxnEnd: number;
+}
+const newIo = (): Io => ({ reads: 0, taskReads: 0, txns: 0, firstTxnStart: 0, lastTxnEnd: 0 });
 
 const cpuAtStart = process.cpuUsage();
 
@@ -60,7 +92,22 @@ function send(msg: Record<string, unknown>): void {
 
 async function master(a: Args): Promise<void> {
   const tasks = makeTasks(a.tasks ?? 0);
-  const store = etcdStore(a.endpoints);
+  let io = newIo();
+  const taskPrefix = keys(a.root).taskPrefix;
+  const store = a.io
+    ? countReads(
+        timedStore(etcdStore(a.endpoints), (t) => {
+          if (!t.request.success.some((op) => op.key.startsWith(taskPrefix))) return;
+          io.txns++;
+          if (io.firstTxnStart === 0) io.firstTxnStart = t.start;
+          io.lastTxnEnd = t.end;
+        }),
+        (key) => {
+          io.reads++;
+          if (key.startsWith(taskPrefix)) io.taskReads++;
+        },
+      )
+    : etcdStore(a.endpoints);
   const m = new Master({
     store,
     rootName: a.root,
@@ -77,7 +124,9 @@ async function master(a: Args): Promise<void> {
   m.on('elected', ({ revision }) => send({ type: 'elected', revision, at: Date.now() }));
   m.on('schedule', (report) => {
     // Footprint right after the schedule, with what the schedule allocated still live or collectable.
-    send({ type: 'schedule', report, at: Date.now(), footprint: footprint() });
+    const writeMs = io.txns > 0 ? io.lastTxnEnd - io.firstTxnStart : 0;
+    send({ type: 'schedule', report, at: Date.now(), footprint: footprint(), io: { ...io, writeMs } });
+    io = newIo();
   });
   process.on('message', (msg: { type?: string }) => {
     if (msg?.type === 'schedule') m.notifySchedule('bench');
