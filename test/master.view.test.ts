@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { keys } from '../src/scheduler/keys.js';
 import { type AssignmentMap, parseAssignment } from '../src/scheduler/master/assignment.js';
+import { WriteGuards } from '../src/scheduler/master/guards.js';
 import { KeyMap, PrefixView } from '../src/scheduler/master/view.js';
+import { writePhases } from '../src/scheduler/master/writes.js';
 import { Master, type ScheduleReport } from '../src/scheduler/master.js';
 import type { Op, Store } from '../src/store/port.js';
 import { encodeTask, type Task } from '../src/task.js';
@@ -297,3 +299,51 @@ for (const factory of storeFactories()) {
     });
   });
 }
+
+describe('write guards', () => {
+  it('guard each key with what the plan saw, and follow the schedule own txns across phases', () => {
+    const k = keys('g');
+    const stored = parseAssignment(
+      [
+        { key: k.task('w1', 'a'), value: 'old', modRevision: 7 },
+        { key: k.task('w1', 'b'), value: 'same', modRevision: 8 },
+      ],
+      k,
+    );
+    const rewrite: Op = { type: 'put', key: k.task('w1', 'a'), value: 'new' };
+    const units = [
+      [{ type: 'delete' as const, key: k.task('w1', 'b') }],
+      [rewrite],
+      [{ type: 'put' as const, key: k.task('w2', 'n'), value: 'x' }],
+    ];
+    // handoff 'none': the rewrite is a delete now, the put in a second phase.
+    const phases = writePhases(units, stored, 'none');
+    const guards = new WriteGuards(stored, phases);
+    assert.deepEqual(guards.compare(phases[0][0][0]), {
+      key: k.task('w1', 'b'),
+      target: 'mod',
+      op: '=',
+      value: 8,
+    });
+    assert.deepEqual(guards.compare(phases[0][1][0]), {
+      key: k.task('w1', 'a'),
+      target: 'mod',
+      op: '=',
+      value: 7,
+    });
+    assert.deepEqual(guards.compare(phases[0][2][0]), {
+      key: k.task('w2', 'n'),
+      target: 'create',
+      op: '=',
+      value: 0,
+    });
+    guards.committed(phases[0].flat(), 20);
+    // After our own delete of w1/a committed, the second phase's put expects the key absent.
+    assert.deepEqual(guards.compare(phases[1][0][0]), {
+      key: k.task('w1', 'a'),
+      target: 'create',
+      op: '=',
+      value: 0,
+    });
+  });
+});

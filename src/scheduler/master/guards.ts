@@ -22,18 +22,29 @@ export class StaleViewError extends Error {
 }
 
 export class WriteGuards {
-  /** Key → mod revision expected now (undefined: expected absent). Taken at plan time, then moved on by our txns. */
+  /**
+   * Key → mod revision expected now; a key not here is expected absent. Taken at plan time for the keys
+   * the view held (a first assignment of new keys stores nothing), then moved on by our txns for the keys
+   * a later phase writes again (handoff 'none': a delete, then a put).
+   */
   private readonly expected = new Map<string, number | undefined>();
+  private readonly again = new Set<string>();
 
   /** Captures, at plan time, the stored revision of every key `phases` write. */
   constructor(stored: Pick<StoredAssignment, 'entry'>, phases: readonly (readonly TxnUnit[])[]) {
-    for (const units of phases) {
+    const phaseOf = new Map<string, number>();
+    phases.forEach((units, p) => {
       for (const unit of units) {
         for (const op of unit) {
-          if (!this.expected.has(op.key)) this.expected.set(op.key, stored.entry(op.key)?.mod);
+          const seen = phaseOf.get(op.key);
+          if (seen !== undefined && seen !== p) this.again.add(op.key);
+          if (seen !== undefined) continue;
+          phaseOf.set(op.key, p);
+          const mod = stored.entry(op.key)?.mod;
+          if (mod !== undefined) this.expected.set(op.key, mod);
         }
       }
-    }
+    });
   }
 
   /** The compare that must hold for `op` to be written. */
@@ -46,6 +57,10 @@ export class WriteGuards {
 
   /** Records a txn of ours that committed at `revision`. */
   committed(ops: readonly WriteOp[], revision: number): void {
-    for (const op of ops) this.expected.set(op.key, op.type === 'put' ? revision : undefined);
+    for (const op of ops) {
+      if (!this.again.has(op.key)) continue;
+      if (op.type === 'put') this.expected.set(op.key, revision);
+      else this.expected.delete(op.key);
+    }
   }
 }
