@@ -3,7 +3,7 @@
  * view, generate, validate, plan, write in fenced and guarded txns (a stale view: resync and plan again),
  * report.
  */
-import { CompactedError, NotLeaderError } from '../../errors.js';
+import { NotLeaderError } from '../../errors.js';
 import { type Compare, MAX_TXN_OPS } from '../../store/port.js';
 import type { Task } from '../../task.js';
 import { linkSignal, raceSignal } from '../../util/signals.js';
@@ -27,28 +27,23 @@ function keysOf(map: KeyMap): { key: string; value: string }[] {
 }
 
 /**
- * The markers of workers restarting within their grace, read at the revision the workers view reflects:
- * a worker swaps its key and its marker in one txn, both ways, so at one revision it is online or held,
- * never neither (which would make its tasks orphans). A small keys-only read, only when planning.
- * Undefined when that revision was compacted.
+ * The online workers and the workers restarting within their grace (a live marker, not online), read at
+ * one revision: a worker swaps its key and its marker in one txn, both ways, so at one revision it is
+ * online or held, never neither (which would make its tasks orphans). Two small keys-only reads, made
+ * only when planning (the view's own revisions per prefix cannot be matched up).
  */
-async function restartingAt(
-  ctx: MasterContext,
-  term: Term,
-  online: ReadonlySet<string>,
-): Promise<string[] | undefined> {
+async function workersAndMarkers(ctx: MasterContext): Promise<{ workers: string[]; restarting: string[] }> {
   const { k, o } = ctx;
-  try {
-    const markers = await o.store.range(k.restartingPrefix, {
-      prefix: true,
-      keysOnly: true,
-      revision: term.view.workers.revision,
-    });
-    return workersInGrace(markers.kvs, k.restartingPrefix, online);
-  } catch (err) {
-    if (err instanceof CompactedError) return undefined;
-    throw err;
-  }
+  const res = await o.store.range(k.workerPrefix, { prefix: true, keysOnly: true });
+  const markers = await o.store.range(k.restartingPrefix, {
+    prefix: true,
+    keysOnly: true,
+    revision: res.revision,
+  });
+  const workers = res.kvs
+    .map((kv) => kv.key.slice(k.workerPrefix.length))
+    .filter((n) => n.length > 0 && !n.includes('/'));
+  return { workers, restarting: workersInGrace(markers.kvs, k.restartingPrefix, new Set(workers)) };
 }
 
 /** Txn limits with a guard per op: the fence and the guards are compares too, at most 128 of them. */
@@ -164,7 +159,7 @@ function validDesired(ctx: MasterContext, desired: readonly Task[], report: Sche
 async function apply(
   ctx: MasterContext,
   desired: readonly Task[],
-  workers: string[],
+  viewWorkers: string[],
   report: ScheduleReport,
   term: Term,
 ): Promise<void> {
@@ -174,7 +169,7 @@ async function apply(
   await view.caughtUp(term.lastWrite);
   if (term.signal.aborted) throw term.signal.reason;
   const last = term.planned;
-  if (last?.same(desired, workers) && !term.view.changedSince(last.own)) {
+  if (last?.same(desired, viewWorkers) && !term.view.changedSince(last.own)) {
     // Nothing changed since the last complete schedule: its plan, made again, would write nothing.
     Object.assign(report, structuredClone(last.carry));
     for (const message of last.invalid) {
@@ -191,7 +186,6 @@ async function apply(
   const tasks = validDesired(ctx, desired, report);
   const invalid = report.errors.slice(before);
   report.tasks = tasks.length;
-  const online = new Set(workers);
   for (let attempt = 0; ; attempt++) {
     await view.caughtUp(term.lastWrite);
     if (term.signal.aborted) throw term.signal.reason;
@@ -199,14 +193,13 @@ async function apply(
     const stored = view.sink;
     // Workers restarting within their grace (a live marker, not online), whose assignment is held where
     // it is, and the operators' control state: the same plan as `Admin.plan()`, from the view.
-    const restarting = await restartingAt(ctx, term, online);
-    if (restarting === undefined) {
-      // The workers view's revision was compacted: list again, plan again.
-      report.resyncs++;
-      term.view.resync();
-      await term.view.whenReady();
-      continue;
+    const { workers, restarting } = await workersAndMarkers(ctx);
+    report.workers = workers.length;
+    if (workers.length === 0) {
+      report.result = 'no_workers';
+      return;
     }
+    const online = new Set(workers);
     const control = parseControl(keysOf(term.view.control.sink), k);
     const plan = planWithControl({
       workers,
