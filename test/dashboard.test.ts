@@ -167,7 +167,7 @@ describe('dashboard in Chromium against a real etcd', () => {
     await page.waitForSelector('tr[data-worker="w5"]', { timeout: WAIT });
   });
 
-  test('with --allow-control a Cordon button writes the control key (through Admin) and the page shows it; cross-origin writes are refused', async () => {
+  test('with --allow-control a Cordon button writes the control key (through Admin) and the page shows it; pause and pin too; cross-origin writes are refused', async () => {
     const control = new DashboardServer({
       store,
       root: fleet.root,
@@ -224,6 +224,32 @@ describe('dashboard in Chromium against a real etcd', () => {
         WAIT,
       );
       await shows(page2, 'tr[data-worker="w2"] td.status', /^(running|starting)$/);
+      // Pause and resume from the header.
+      await page2.click('#fleet-actions button:has-text("Pause scheduling")', { timeout: WAIT });
+      await waitFor('control/pause', () => store.get(`${fleet.k.root}/control/pause`), WAIT);
+      await shows(page2, '#overview .banner', /Scheduling is paused by dashboard@/);
+      await page2.click('#fleet-actions button:has-text("Resume scheduling")', { timeout: WAIT });
+      await waitFor(
+        'control/pause to go',
+        async () => !(await store.get(`${fleet.k.root}/control/pause`)),
+        WAIT,
+      );
+      // Pin a task from the search box (to the first worker the list offers), then unpin it.
+      await page2.fill('#search', 'spot-0');
+      await page2.click('#results tr[data-task="spot-0"] button:has-text("Pin")', { timeout: WAIT });
+      const pin = await waitFor(
+        'control/pin/spot-0',
+        () => store.get(`${fleet.k.root}/control/pin/spot-0`),
+        WAIT,
+      );
+      assert.equal((JSON.parse(pin.value) as { worker: string }).worker, 'w2');
+      await shows(page2, '#results tr[data-task="spot-0"]', /pinned to w2/);
+      await page2.click('#results tr[data-task="spot-0"] button:has-text("Unpin")', { timeout: WAIT });
+      await waitFor(
+        'the pin to go',
+        async () => !(await store.get(`${fleet.k.root}/control/pin/spot-0`)),
+        WAIT,
+      );
       assert.deepEqual(errors2, []);
     } finally {
       await page2.close();
