@@ -49,6 +49,8 @@ export type {
   PinControl,
   WorkerControl,
 } from './scheduler/control/state.js';
+export type { FleetHealth, RunState, TaskHealth, WorkerHealth } from './scheduler/health.js';
+export { readFleetHealth } from './scheduler/health.js';
 export type { MasterEvents, MasterOptions, ScheduleReason, ScheduleReport } from './scheduler/master.js';
 export { Master } from './scheduler/master.js';
 export type {
@@ -66,6 +68,7 @@ export {
   DEFAULT_INTERVAL,
   DEFAULT_MAX_RETRY_DELAY,
   DEFAULT_REBALANCE_WAIT,
+  DEFAULT_STEADY_AFTER,
   DEFAULT_TIMEOUT,
   DEFAULT_TTL,
   defaultName,

@@ -229,6 +229,45 @@ describe('invariant checker', () => {
     });
   });
 
+  it('fencing tokens: flags a later owner with a token not above an earlier one, and a shared token; restarts keep theirs', () => {
+    const base = { end: 1_000, fenceBound: 10 };
+    const ok = checkInvariants({
+      ...base,
+      runs: [
+        { task: 't', worker: 'a', start: 0, stop: 50, token: 5 },
+        { task: 't', worker: 'a', start: 60, stop: 100, token: 5 }, // a restart keeps its token
+        { task: 't', worker: 'b', start: 100, stop: 200, token: 9 },
+        { task: 't', worker: 'a', start: 200, stop: 300, token: 12 }, // back on a, a new claim
+      ],
+    });
+    assert.deepEqual(kinds(ok), []);
+    assert.equal(ok.tokenSteps, 2);
+    const lower = checkInvariants({
+      ...base,
+      runs: [
+        { task: 't', worker: 'a', start: 0, stop: 100, token: 9 },
+        { task: 't', worker: 'b', start: 100, stop: 200, token: 5 },
+      ],
+    });
+    assert.deepEqual(kinds(lower), ['token-order']);
+    const equal = checkInvariants({
+      ...base,
+      runs: [
+        { task: 't', worker: 'a', start: 0, stop: 100, token: 7 },
+        { task: 't', worker: 'b', start: 100, stop: 200, token: 7 },
+      ],
+    });
+    assert.deepEqual(kinds(equal).sort(), ['shared-token', 'token-order']);
+    const sameWorkerNotAbove = checkInvariants({
+      ...base,
+      runs: [
+        { task: 't', worker: 'a', start: 0, stop: 100, token: 7 },
+        { task: 't', worker: 'a', start: 100, stop: 200, token: 6 },
+      ],
+    });
+    assert.deepEqual(kinds(sameWorkerNotAbove), ['token-order']);
+  });
+
   it('flags a desired task that does not run on exactly one worker in time', () => {
     const r = checkInvariants({
       runs: [{ task: 'x', worker: 'a', start: 0 }],

@@ -1,7 +1,8 @@
 /**
  * The process fault suite, short profile (issue 6): a 3-member etcd cluster, real `escheduler run`
  * processes, each fault once, every desired task running again within ttl + rebalanceWait + a small bound
- * after each, and zero violations of the invariants over the whole history. Then the deliberately broken
+ * after each, and zero violations of the invariants over the whole history (fencing tokens strictly
+ * increasing per task across every owner change included). Then the deliberately broken
  * build (`--handoff none`) under the SIGSTOP fault, which the checker must catch.
  * The long profile (≥ 20 rounds of mixed faults) is `npm run test:faults`.
  */
@@ -45,6 +46,9 @@ describe('faults on a 3-member etcd with escheduler run processes', () => {
     console.log(formatReport(report, '# fault suite (short)').replace(/\n/g, '\n# '));
     assert.deepEqual(report.violations, [], formatReport(report));
     assert.ok(report.handoffs > 0 && report.runsChecked > 0, 'the checker saw handoffs');
+    // Fencing tokens (issue 12): every owner change across the drains (burst), SIGKILL, master failover,
+    // compaction and the SIGSTOP zombie above was checked: strictly increasing, never shared.
+    assert.ok(report.tokenSteps >= report.handoffs, `token steps ${report.tokenSteps} cover the handoffs`);
   });
 
   it('the broken build (--handoff none) under the SIGSTOP fault is caught by the checker', async () => {

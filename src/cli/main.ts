@@ -14,6 +14,7 @@ import {
   DEFAULT_DRAIN_TIMEOUT,
   DEFAULT_INTERVAL,
   DEFAULT_REBALANCE_WAIT,
+  DEFAULT_STEADY_AFTER,
   DEFAULT_TIMEOUT,
   DEFAULT_TTL,
 } from '../scheduler/options.js';
@@ -131,6 +132,13 @@ export function buildProgram(): Command {
         '--liveness-budget',
         '/healthz fails while the event loop is blocked longer than this (and as long again after)',
         DEFAULT_LIVENESS_BUDGET,
+      ),
+    )
+    .addOption(
+      durationOption(
+        '--steady-after',
+        'a run that lasted this long is steady: its task leaves the failing list',
+        DEFAULT_STEADY_AFTER,
       ),
     )
     .option(

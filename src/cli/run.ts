@@ -32,6 +32,7 @@ export interface RunFlags extends ConnectionFlags {
   restartGrace: number;
   livenessBudget: number;
   onCapacityFull: string;
+  steadyAfter: number;
   generator?: string;
   handler?: string;
   handoff: string;
@@ -141,6 +142,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
             drainTimeout: flags.drainTimeout,
             restartGrace: flags.restartGrace,
             onCapacityFull: flags.onCapacityFull as 'wait' | 'reject',
+            steadyAfter: flags.steadyAfter,
           }),
       )
     : undefined;

@@ -1,10 +1,11 @@
 /**
  * `escheduler status`: what the fleet under one root looks like now, read from etcd: the leader, each
  * worker with its lease time left and its assigned and claimed tasks by group, workers restarting within
- * their grace (tasks held, time left), tasks assigned to no live worker, the start-up barrier and the last
- * schedule (`/<root>/status/master`).
+ * their grace (tasks held, time left), tasks assigned to no live worker, the start-up barrier, the last
+ * schedule (`/<root>/status/master`) and the failing tasks (`/<root>/health/<worker>`).
  */
 import { type ControlState, parseControl } from '../scheduler/control/state.js';
+import { type FleetHealth, readFleetHealth } from '../scheduler/health.js';
 import { keys, rootPath, type StandbyRecord } from '../scheduler/keys.js';
 import type { ScheduleReport } from '../scheduler/master.js';
 import { restartingWorkers } from '../scheduler/restart.js';
@@ -74,6 +75,13 @@ export interface StatusReport {
   lastScheduleStale: string | null;
   /** The operators' control state (`/<root>/control/`): cordoned/draining workers, pins, pause, problems. */
   control: ControlState;
+  /**
+   * Tasks whose runs keep ending while assigned, from the workers' health documents, most attempts first:
+   * `attempts` consecutive failed runs, `lastError`, `since` (ISO time the streak began).
+   */
+  failing: FleetHealth['failing'];
+  /** Failing tasks the workers left out of their documents (each lists at most 50). */
+  failingTruncated: number;
   /** Store revision the report was read at. */
   revision: number;
   /** Active etcd alarms: with `NOSPACE` etcd refuses every write (no schedule, registration or claim). */
@@ -83,7 +91,7 @@ export interface StatusReport {
 /** Reads the status of the fleet under `root`. */
 export async function collectStatus(store: Store, root: string): Promise<StatusReport> {
   const k = keys(root);
-  const [election, workers, tasks, claims, waiters, ready, left, master, markers, control, standby] =
+  const [election, workers, tasks, claims, waiters, ready, left, master, markers, control, standby, health] =
     await Promise.all([
       store.range(`${k.election}/`, { prefix: true, sortBy: 'create', sortOrder: 'ascend' }),
       store.range(k.workerPrefix, { prefix: true }),
@@ -96,6 +104,7 @@ export async function collectStatus(store: Store, root: string): Promise<StatusR
       store.range(k.restartingPrefix, { prefix: true }),
       store.range(k.controlPrefix, { prefix: true }),
       store.range(k.standbyPrefix, { prefix: true, sortBy: 'create', sortOrder: 'ascend' }),
+      readFleetHealth(store, root),
     ]);
   const standbys = standby.kvs.map((kv): StandbyStatusReport => {
     let r: Partial<StandbyRecord> = {};
@@ -207,6 +216,8 @@ export async function collectStatus(store: Store, root: string): Promise<StatusR
     lastSchedule,
     lastScheduleStale,
     control: parseControl(control.kvs, k),
+    failing: health.failing,
+    failingTruncated: health.workers.reduce((n, w) => n + (w.truncated || 0), 0),
     revision: election.revision,
     // etcd may refuse the alarm list (an unreachable member, a user without the permission): none shown.
     etcdAlarms: store instanceof EtcdStore ? await store.alarms().catch(() => []) : [],
@@ -298,6 +309,7 @@ export function renderStatus(s: StatusReport): string {
       : `tasks assigned to no live worker: ${s.orphaned.map((o) => `${o.id} (on ${o.worker})`).join(', ')}`,
   );
   lines.push(...renderControl(s));
+  lines.push(...renderFailing(s));
   if (s.strayClaims.length > 0) {
     lines.push(
       `claims of workers no longer online: ${s.strayClaims.map((c) => `${c.id} (${c.worker})`).join(', ')}`,
@@ -329,6 +341,21 @@ function renderControl(s: StatusReport): string[] {
   }
   for (const problem of s.control.problems) lines.push(`control problem: ${problem}`);
   return lines;
+}
+
+/** The "failing tasks" section: one row per task whose runs keep ending while assigned. */
+function renderFailing(s: StatusReport): string[] {
+  const more = s.failingTruncated > 0 ? ` (+${s.failingTruncated} more not listed)` : '';
+  if (s.failing.length === 0) return [`failing tasks: none${more}`];
+  const rows = [['TASK', 'WORKER', 'ATTEMPTS', 'STATE', 'SINCE', 'LAST ERROR']];
+  for (const f of s.failing) {
+    rows.push([f.id, f.worker, String(f.attempts), f.state, f.since, f.lastError.replace(/\s+/g, ' ')]);
+  }
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return [
+    `failing tasks: ${s.failing.length}${more}`,
+    ...rows.map((r) => `  ${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')}`),
+  ];
 }
 
 export interface StatusFlags extends ConnectionFlags {

@@ -4,7 +4,7 @@ import { hasControlChar } from '../task.js';
 /**
  * The etcd key layout, compatible with the Go original (v0.1.59), which joins paths with Go's
  * `path.Join`: `rootName` `a/b` gives `/a/b/...`. Additions of ours live under `claim/`, `status/`,
- * `restarting/` and `standby/`.
+ * `restarting/`, `standby/` and `health/`.
  */
 export interface Keys {
   root: string;
@@ -43,6 +43,9 @@ export interface Keys {
   controlPin(id: string): string;
   /** `{ by, reason, at }` while the fleet is paused. */
   controlPause: string;
+  /** Health documents of workers (ours), with a trailing slash: `<healthPrefix><worker>`, lease-bound. */
+  healthPrefix: string;
+  health(worker: string): string;
   /** Standby prefix (ours), with a trailing slash: workers waiting for a slot over the cap. */
   standbyPrefix: string;
   /** `<standbyPrefix><name>` = {@link StandbyRecord} JSON, bound to the waiting worker's lease. */
@@ -95,6 +98,7 @@ export function keys(rootName: string): Keys {
   const claimPrefix = `${root}/claim/`;
   const restartingPrefix = `${root}/restarting/`;
   const standbyPrefix = `${root}/standby/`;
+  const healthPrefix = `${root}/health/`;
   return {
     root,
     election: `${root}/election`,
@@ -117,6 +121,8 @@ export function keys(rootName: string): Keys {
     controlPause: `${root}/control/pause`,
     standbyPrefix,
     standby: (name) => standbyPrefix + name,
+    healthPrefix,
+    health: (worker) => healthPrefix + worker,
   };
 }
 

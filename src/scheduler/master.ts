@@ -8,6 +8,7 @@ import { Session } from '../recipes/session.js';
 import { TypedEmitter } from '../util/emitter.js';
 import { childLogger, type Logger } from '../util/logger.js';
 import { type LinkedSignal, linkedSignal } from '../util/signals.js';
+import { type FleetHealth, readFleetHealth } from './health.js';
 import { type Keys, keys } from './keys.js';
 import type { MasterContext, MasterEvents } from './master/context.js';
 import { type MasterOptions, parseMasterOptions, type ResolvedMasterOptions } from './master/options.js';
@@ -115,6 +116,14 @@ export class Master extends TypedEmitter<MasterEvents> {
    */
   notifySchedule(reason: string): void {
     this.requests.add('notified', reason);
+  }
+
+  /**
+   * Every worker's health document (`/<root>/health/<worker>`), read from the store now: counts per run
+   * state and the failing tasks with their attempts and last error. Works whether or not this master leads.
+   */
+  fleetHealth(): Promise<FleetHealth> {
+    return readFleetHealth(this.o.store, this.o.rootName);
   }
 
   /** Campaign, lead, step down, wait a jittered backoff, again, until stopped. */

@@ -67,6 +67,8 @@ export interface Metrics {
   readonly workerTasksRunning: GaugeMetric<'name'>;
   /** Runs restarted after they threw or returned while still assigned. */
   readonly taskRestarts: CounterMetric<'name'>;
+  /** Tasks of this worker whose last run ended while still assigned (attempts ≥ 1, see `worker.health()`). */
+  readonly workerTasksFailing: GaugeMetric<'name'>;
   /** Time from assignment to holding the task claim, in seconds. */
   readonly claimWait: HistogramMetric<'name'>;
   /** Lease keep-alives that failed. */
@@ -101,6 +103,7 @@ export const noopMetrics: Metrics = Object.freeze({
   workerTasksAssigned: noop,
   workerTasksRunning: noop,
   taskRestarts: noop,
+  workerTasksFailing: noop,
   claimWait: noop,
   keepAliveFailures: noop,
   workerStatus: noop,

@@ -20,6 +20,8 @@ export const DEFAULT_REBALANCE_WAIT = 2_000;
 export const DEFAULT_BARRIER_TIMEOUT = 60_000;
 /** @default 10_000 (ms) */
 export const DEFAULT_DRAIN_TIMEOUT = 10_000;
+/** A run that lasted this long is steady (leaves the failing list). @default 5_000 (ms) */
+export const DEFAULT_STEADY_AFTER = 5_000;
 export { DEFAULT_MAX_RETRY_DELAY };
 
 /** What master and worker share: where and who. */

@@ -33,6 +33,7 @@ export class PrometheusMetrics implements Metrics {
   readonly workerTasksAssigned: Gauge<'name'>;
   readonly workerTasksRunning: Gauge<'name'>;
   readonly taskRestarts: Counter<'name'>;
+  readonly workerTasksFailing: Gauge<'name'>;
   readonly claimWait: Histogram<'name'>;
   readonly keepAliveFailures: Counter<'name'>;
   readonly workerStatus: Gauge<'name' | 'status'>;
@@ -149,6 +150,12 @@ export class PrometheusMetrics implements Metrics {
     this.taskRestarts = new Counter({
       name: 'escheduler_worker_task_restarts_total',
       help: 'Runs restarted after they threw or returned while still assigned',
+      labelNames: ['name'],
+      registers: r,
+    });
+    this.workerTasksFailing = new Gauge({
+      name: 'escheduler_worker_tasks_failing',
+      help: 'Tasks whose last run ended while still assigned (restarting with backoff)',
       labelNames: ['name'],
       registers: r,
     });

@@ -6,16 +6,16 @@
 import { EschedulerError, WorkerNameTakenError, WorkerNumExceedMaximumError } from '../errors.js';
 import type { Session } from '../recipes/session.js';
 import type { Task } from '../task.js';
-import { sleep } from '../util/clock.js';
 import { TypedEmitter } from '../util/emitter.js';
 import { childLogger, type Logger } from '../util/logger.js';
-import { linkedSignal, onAbort } from '../util/signals.js';
+import type { WorkerHealth } from './health.js';
 import { type Keys, keys } from './keys.js';
 import { AssignmentView } from './worker/assignments.js';
 import { StartupBarrier } from './worker/barrier.js';
 import { ConditionTracker, type WorkerCondition } from './worker/condition.js';
-import { drain } from './worker/drain.js';
+import { drain, settleFenced } from './worker/drain.js';
 import type { Emit, TaskChange, WorkerEvents } from './worker/events.js';
+import { emptyHealth } from './worker/health.js';
 import {
   canTransition,
   sessionOf,
@@ -118,6 +118,7 @@ export class Worker extends TypedEmitter<WorkerEvents> {
         log: this.log,
         emit: this.emitter,
         assigned: () => this.view.assigned,
+        createRevision: (id) => this.view.createRevision(id),
         startable: () => (this.state.kind === 'serving' && this.view.live ? this.state.session : undefined),
         changed: () => this.progress.fire(),
       });
@@ -202,6 +203,7 @@ export class Worker extends TypedEmitter<WorkerEvents> {
   private serve(registered: Registered): void {
     const { session } = registered;
     this.to({ kind: 'serving', session });
+    this.runs?.publishHealth(session);
     session.on('keepAliveFailed', ({ error }) => {
       this.o.metrics.keepAliveFailures.inc({ name: this.name });
       this.log.warn({ err: error }, 'keep-alive failed');
@@ -243,7 +245,7 @@ export class Worker extends TypedEmitter<WorkerEvents> {
       while (this.state.kind === 'serving' && !stop.aborted) await this.transitions.wait(stop);
       const fenced = this.state;
       if (stop.aborted || fenced.kind !== 'fenced') break;
-      await this.settleFenced(fenced.session, stop);
+      await settleFenced(this.runs?.settled() ?? Promise.resolve(), fenced.session, stop, this.o.clock);
       if (stop.aborted) break;
       this.to({ kind: 're-registering', previous: fenced.session });
       try {
@@ -256,32 +258,6 @@ export class Worker extends TypedEmitter<WorkerEvents> {
       }
     }
     await Promise.all([watching, barrier]);
-  }
-
-  /**
-   * Fenced: the old lease goes with the next registration, and with it the claims of the stopped runs —
-   * so let the runs settle first. While the lease may live (only the worker key was deleted) its claims
-   * hold new owners off: wait for the runs, then give it up. Once it is lost, wait at most until it may
-   * have expired anyway. Every wait here detaches from the stop signal when it ends.
-   */
-  private async settleFenced(session: Session, stop: AbortSignal): Promise<void> {
-    const settled = this.runs?.settled() ?? Promise.resolve();
-    const waiting = linkedSignal(stop);
-    try {
-      if (!session.isLost) {
-        await Promise.race([settled, onAbort(session.signal, settled), onAbort(waiting.signal, settled)]);
-        if (!session.isLost && !stop.aborted) await session.close();
-      }
-      if (session.isLost && !stop.aborted) {
-        const expiry = session.lastKeepAliveAt + session.ttl * 1000 - this.o.clock.now();
-        await Promise.race([
-          settled,
-          sleep(this.o.clock, Math.max(0, expiry), waiting.signal).catch(() => {}),
-        ]);
-      }
-    } finally {
-      waiting.dispose(); // cancels the expiry sleep when the runs settled first
-    }
   }
 
   /**
@@ -328,6 +304,11 @@ export class Worker extends TypedEmitter<WorkerEvents> {
     return this.runs ? this.runs.isAllRunning(assigned) : this.manual.isAllRunning(assigned);
   }
 
+  /** Its runs' health (states, failing tasks, last errors), as published at `/<root>/health/<name>`. */
+  health(): WorkerHealth {
+    return this.runs?.health() ?? emptyHealth(this.name, this.o.clock);
+  }
+
   /** Ids of tasks whose run is going on now. */
   runningTasks(): string[] {
     return this.runs ? this.runs.running() : this.manual.ids();
@@ -353,6 +334,7 @@ export class Worker extends TypedEmitter<WorkerEvents> {
     // Only a registered worker has an assignment to hold; a fenced one's key is gone already.
     const holding = restart && this.state.kind === 'serving' && this.o.restartGrace > 0;
     this.to({ kind: 'draining', session, status: this.status });
+    this.runs?.stopPublishing();
     this.stopController.abort(new Error('worker stopped'));
     const { timedOut } = await drain({
       ...this.deps,

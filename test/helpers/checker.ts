@@ -6,7 +6,10 @@
  * 2. **runs follow the assignment**: a run of task T on worker W lies inside an assignment of T to W,
  *    give or take `slack` before it and the self-fencing bound (`fenceBound`) after it;
  * 3. **liveness**: once the faults stopped (`liveness.after`), every desired task runs within
- *    `liveness.within`, on exactly one worker.
+ *    `liveness.within`, on exactly one worker;
+ * 4. **fencing tokens** (when runs carry one): a task's owners — a worker and the token it ran with,
+ *    restarts included — ordered by their first start have strictly increasing tokens, and no two owners
+ *    share one.
  *
  * A frozen process does nothing, so the parts of its runs inside its frozen window (plus the reaction time
  * after it resumes, `fenceBound`) are not counted as running. The checker prints what it checked and every
@@ -20,6 +23,8 @@ export interface RunInterval {
   start: number;
   /** Undefined while the run goes on. */
   stop?: number;
+  /** The run's fencing token (`RunContext.token`), when recorded. */
+  token?: number;
 }
 
 export interface AssignInterval {
@@ -73,7 +78,7 @@ export interface CheckInput {
 }
 
 export interface Violation {
-  kind: 'two-owners' | 'unassigned-run' | 'liveness';
+  kind: 'two-owners' | 'unassigned-run' | 'liveness' | 'token-order' | 'shared-token';
   task: string;
   message: string;
 }
@@ -89,6 +94,8 @@ export interface CheckReport {
   tasksChecked: number;
   /** For liveness: per task, ms from `after` until its current run started (0 if it kept running). */
   recoveryMs: number[];
+  /** Owner changes (a new worker or a new token) whose tokens were compared. */
+  tokenSteps: number;
   violations: Violation[];
 }
 
@@ -124,6 +131,7 @@ export function checkInvariants(input: CheckInput): CheckReport {
     runsChecked: 0,
     tasksChecked: 0,
     recoveryMs: [],
+    tokenSteps: 0,
     violations: [],
   };
   // A frozen worker's runs that were going on when it froze are exempt while it is frozen and for
@@ -232,6 +240,43 @@ export function checkInvariants(input: CheckInput): CheckReport {
       report.recoveryMs.push(Math.max(0, Math.min(...running.map((r) => r.start)) - after));
     }
   }
+
+  // 4. fencing tokens
+  for (const [task, runs] of byTask) {
+    if (runs.some((r) => r.token === undefined)) continue;
+    const owners = new Map<string, { worker: string; token: number; start: number }>();
+    for (const r of runs) {
+      const key = `${r.worker}\0${r.token}`;
+      const o = owners.get(key);
+      if (!o || r.start < o.start) owners.set(key, { worker: r.worker, token: r.token!, start: r.start });
+    }
+    const sorted = [...owners.values()].sort((a, b) => a.start - b.start || a.token - b.token);
+    const byToken = new Map<number, string>();
+    for (const o of sorted) {
+      const other = byToken.get(o.token);
+      if (other !== undefined && other !== o.worker) {
+        report.violations.push({
+          kind: 'shared-token',
+          task,
+          message: `task ${task}: ${other} and ${o.worker} both ran with token ${o.token}`,
+        });
+      }
+      byToken.set(o.token, o.worker);
+    }
+    for (let i = 1; i < sorted.length; i++) {
+      const [a, b] = [sorted[i - 1], sorted[i]];
+      report.tokenSteps++;
+      if (b.token <= a.token) {
+        report.violations.push({
+          kind: 'token-order',
+          task,
+          message:
+            `task ${task}: ${b.worker} started at ${iso(b.start)} with token ${b.token}, not above the token ` +
+            `${a.token} of ${a.worker}, which started before it (${iso(a.start)})`,
+        });
+      }
+    }
+  }
   return report;
 }
 
@@ -240,6 +285,7 @@ export function formatReport(report: CheckReport, title = 'invariant check'): st
   const lines = [
     `${title}: ${report.handoffs} handoffs and ${report.pairsCompared} overlapping run pairs checked, ${report.runsChecked} runs checked against the assignment, ${report.tasksChecked} tasks checked for liveness` +
       (report.recoveryMs.length > 0 ? ` (max recovery ${Math.max(...report.recoveryMs)} ms)` : '') +
+      (report.tokenSteps > 0 ? `, ${report.tokenSteps} token steps` : '') +
       `: ${report.violations.length} violation(s)`,
   ];
   for (const v of report.violations) lines.push(`  VIOLATION [${v.kind}] ${v.message}`);

@@ -1,6 +1,7 @@
 /**
  * The process fault suite's harness (issue 6): a 3-member etcd cluster on loopback, real `escheduler run`
- * processes running test/fixtures/fault-handler.mjs (start/stop lines in one log), an observer recording the
+ * processes running test/fixtures/fault-handler.mjs (start/stop lines with the run's fencing token in one
+ * log), an observer recording the
  * assignment history from etcd, and the faults: SIGKILL / SIGSTOP+SIGCONT of a worker, SIGKILL of the
  * leading master while it applies a large plan, SIGKILL+restart of the etcd leader, every etcd member down
  * for longer than the TTL, a compaction past a paused watcher's revision, a burst of joins and leaves
@@ -302,11 +303,11 @@ export class FaultFleet {
     const open = new Map<string, RunInterval>();
     const out: RunInterval[] = [];
     for (const line of readFileSync(this.log, 'utf8').split('\n')) {
-      const [t, what, worker, task] = line.split(' ');
+      const [t, what, worker, task, token] = line.split(' ');
       if (!task) continue;
       const key = `${worker}\0${task}`;
       if (what === 'start') {
-        const r: RunInterval = { task, worker, start: Number(t) };
+        const r: RunInterval = { task, worker, start: Number(t), token: Number(token) };
         open.set(key, r);
         out.push(r);
       } else if (what === 'stop') {

@@ -22,6 +22,9 @@ export interface RunRecord {
   worker: string;
   start: number;
   stop?: number;
+  /** The run's fencing token and attempt (RunContext). */
+  token?: number;
+  attempt?: number;
 }
 
 /** Set ESCHEDULER_TEST_LOG=debug (or info...) to see the library's logs on stderr while a test runs. */
@@ -101,15 +104,21 @@ export class Fleet {
       metrics: this.metrics,
       logger: testLogger,
       restart: { initialDelay: 50, maxDelay: 500 },
-      run: (task, { signal }) => this.run(name, task, signal),
+      run: (task, { signal, token, attempt }) => this.run(name, task, signal, token, attempt),
       ...options,
     });
     this.workers.push(w);
     return w;
   }
 
-  private run(worker: string, task: Task, signal: AbortSignal): Promise<void> {
-    const rec: RunRecord = { id: task.id, worker, start: this.clock.now() };
+  private run(
+    worker: string,
+    task: Task,
+    signal: AbortSignal,
+    token?: number,
+    attempt?: number,
+  ): Promise<void> {
+    const rec: RunRecord = { id: task.id, worker, start: this.clock.now(), token, attempt };
     this.runs.push(rec);
     return new Promise<void>((resolve) => {
       const finish = () => {

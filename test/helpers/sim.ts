@@ -315,12 +315,12 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
       maxRetryDelay: MAX_RETRY_DELAY,
       handoff,
       restart: { initialDelay: 100, maxDelay: 1_000 },
-      run: (task, { signal }) => {
+      run: (task, { signal, token }) => {
         if (node.crashed) {
           // a dead process runs nothing
           return new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
         }
-        const rec = { task: task.id, worker: node.name, start: clock.now(), node } as RunInterval & {
+        const rec = { task: task.id, worker: node.name, start: clock.now(), token, node } as RunInterval & {
           node: SimNode;
         };
         runs.push(rec);

@@ -26,6 +26,8 @@ export interface AssignmentHooks {
 
 export class AssignmentView {
   private readonly tasks = new Map<string, Task>();
+  /** Create revision of each task's assignment key: the fencing token of runs with handoff 'none'. */
+  private readonly created = new Map<string, number>();
   private readonly prefix: string;
   private watchLive = false;
 
@@ -42,6 +44,11 @@ export class AssignmentView {
   /** Tasks assigned to this worker as last seen by the watch. */
   get assigned(): ReadonlyMap<string, Task> {
     return this.tasks;
+  }
+
+  /** Create revision of task `id`'s assignment key as last seen (0 when not assigned). */
+  createRevision(id: string): number {
+    return this.created.get(id) ?? 0;
   }
 
   /** The watch is up: what the view holds follows the store. */
@@ -131,12 +138,15 @@ export class AssignmentView {
     }
     if (task.id !== id) task = { ...task, id };
     const old = this.tasks.get(id);
-    if (old && encodeTask(old) === encodeTask(task)) return;
+    const recreated = this.created.get(id) !== kv.createRevision;
+    this.created.set(id, kv.createRevision);
+    if (old && !recreated && encodeTask(old) === encodeTask(task)) return;
     this.tasks.set(id, task);
     this.hooks.assigned(task);
   }
 
   private onDelete(id: string): void {
+    this.created.delete(id);
     if (this.tasks.delete(id)) this.hooks.revoked(id);
   }
 }

@@ -1,11 +1,18 @@
-import { type Compare, type LeaseId, MAX_TXN_OPS, type Op, type Store } from '../../store/port.js';
+import {
+  type Compare,
+  type LeaseId,
+  MAX_TXN_OPS,
+  type Op,
+  type Store,
+  type TxnResult,
+} from '../../store/port.js';
 import type { Logger } from '../../util/logger.js';
 
 /** One claim or release waiting for the batch of its tick. */
-interface Pending {
+interface Pending<T> {
   key: string;
   lease: LeaseId;
-  resolve: (done: boolean) => void;
+  resolve: (done: T) => void;
 }
 
 /**
@@ -15,8 +22,8 @@ interface Pending {
  * txn fails), every runner of the batch falls back to its own txn, which also finds and waits for a holder.
  */
 export class ClaimBatcher {
-  private claims: Pending[] = [];
-  private releases: Pending[] = [];
+  private claims: Pending<number | undefined>[] = [];
+  private releases: Pending<boolean>[] = [];
 
   constructor(
     private readonly store: Store,
@@ -24,8 +31,11 @@ export class ClaimBatcher {
     private readonly log: Logger,
   ) {}
 
-  /** True when the claim was created in a batch; false means "claim it alone". Never throws. */
-  claim(key: string, lease: LeaseId): Promise<boolean> {
+  /**
+   * The claim's create revision (the run's fencing token) when it was created in a batch; undefined means
+   * "claim it alone". Never throws.
+   */
+  claim(key: string, lease: LeaseId): Promise<number | undefined> {
     return new Promise((resolve) => {
       if (this.claims.length === 0) queueMicrotask(() => this.flush('claim'));
       this.claims.push({ key, lease, resolve });
@@ -41,14 +51,29 @@ export class ClaimBatcher {
   }
 
   private flush(kind: 'claim' | 'release'): void {
-    const queue = kind === 'claim' ? this.claims : this.releases;
-    if (kind === 'claim') this.claims = [];
-    else this.releases = [];
+    if (kind === 'claim') {
+      const queue = this.claims;
+      this.claims = [];
+      // One txn is one revision: every claim created by it has the txn's revision as create revision.
+      this.flushQueue(kind, queue, (res) => (res.succeeded ? res.revision : undefined), undefined);
+    } else {
+      const queue = this.releases;
+      this.releases = [];
+      this.flushQueue(kind, queue, (res) => res.succeeded, false);
+    }
+  }
+
+  private flushQueue<T>(
+    kind: 'claim' | 'release',
+    queue: Pending<T>[],
+    result: (res: TxnResult) => T,
+    alone: T,
+  ): void {
     // A release compares value and lease: two compares per key.
     const max = kind === 'claim' ? MAX_TXN_OPS : MAX_TXN_OPS / 2;
     while (queue.length > 0) {
       const lease = queue[0].lease;
-      const batch: Pending[] = [];
+      const batch: Pending<T>[] = [];
       const keys = new Set<string>();
       for (let i = 0; i < queue.length && batch.length < max; ) {
         const c = queue[i];
@@ -59,7 +84,7 @@ export class ClaimBatcher {
         } else i++;
       }
       if (batch.length === 1) {
-        batch[0].resolve(false); // alone: the ordinary txn (a claim reads the holder on failure)
+        batch[0].resolve(alone); // alone: the ordinary txn (a claim reads the holder on failure)
         continue;
       }
       const compare: Compare[] =
@@ -76,11 +101,12 @@ export class ClaimBatcher {
       );
       this.store.txn({ compare, success }).then(
         (res) => {
-          for (const c of batch) c.resolve(res.succeeded);
+          const value = result(res);
+          for (const c of batch) c.resolve(value);
         },
         (err: unknown) => {
           this.log.warn({ err, keys: batch.length }, `batched ${kind} failed; one by one`);
-          for (const c of batch) c.resolve(false);
+          for (const c of batch) c.resolve(alone);
         },
       );
     }

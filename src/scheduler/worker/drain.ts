@@ -1,6 +1,7 @@
 import type { Session } from '../../recipes/session.js';
-import { sleep } from '../../util/clock.js';
+import { type Clock, sleep } from '../../util/clock.js';
 import type { Logger } from '../../util/logger.js';
+import { linkedSignal, onAbort } from '../../util/signals.js';
 import type { Keys } from '../keys.js';
 import { encodeMarker, graceTtl } from '../restart.js';
 import type { ResolvedWorkerOptions } from './options.js';
@@ -88,4 +89,31 @@ export async function drain(d: DrainDeps): Promise<{ timedOut: boolean; marked: 
   }
   const marked = await workerKeyGone;
   return { timedOut, marked };
+}
+
+/**
+ * Fenced: the old lease goes with the next registration, and with it the claims of the stopped runs —
+ * so let the runs settle first. While the lease may live (only the worker key was deleted) its claims
+ * hold new owners off: wait for the runs, then give it up. Once it is lost, wait at most until it may
+ * have expired anyway. Every wait here detaches from the stop signal when it ends.
+ */
+export async function settleFenced(
+  settled: Promise<void>,
+  session: Session,
+  stop: AbortSignal,
+  clock: Clock,
+): Promise<void> {
+  const waiting = linkedSignal(stop);
+  try {
+    if (!session.isLost) {
+      await Promise.race([settled, onAbort(session.signal, settled), onAbort(waiting.signal, settled)]);
+      if (!session.isLost && !stop.aborted) await session.close();
+    }
+    if (session.isLost && !stop.aborted) {
+      const expiry = session.lastKeepAliveAt + session.ttl * 1000 - clock.now();
+      await Promise.race([settled, sleep(clock, Math.max(0, expiry), waiting.signal).catch(() => {})]);
+    }
+  } finally {
+    waiting.dispose(); // cancels the expiry sleep when the runs settled first
+  }
 }

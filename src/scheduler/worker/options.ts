@@ -1,6 +1,7 @@
 import { OptionError } from '../../errors.js';
 import {
   DEFAULT_DRAIN_TIMEOUT,
+  DEFAULT_STEADY_AFTER,
   msOption,
   type NodeOptions,
   numberOption,
@@ -34,6 +35,11 @@ export interface WorkerOptions extends NodeOptions {
    */
   restartGrace?: number;
   /**
+   * A run that lasted this long is steady: its task's failed-run count (`attempts` in `worker.health()`)
+   * goes back to 0 and it leaves the failing list. @default 5_000 (ms)
+   */
+  steadyAfter?: number;
+  /**
    * Self-fencing margin: runs stop when no keep-alive succeeded for `ttl*1000 - selfFenceMargin` ms,
    * before the server can expire the lease. @default min(1_000, ttl*1000/4) (ms)
    */
@@ -54,6 +60,7 @@ export interface ResolvedWorkerOptions extends ResolvedNodeOptions {
   drainTimeout: number;
   /** 0: restart intent is a plain drain. */
   restartGrace: number;
+  steadyAfter: number;
   /** Undefined: the session's default margin. */
   selfFenceMargin?: number;
   onCapacityFull: 'wait' | 'reject';
@@ -82,6 +89,7 @@ export function parseWorkerOptions(options: WorkerOptions): ResolvedWorkerOption
       `Expected \`restartGrace\` at most ${MAX_RESTART_GRACE} ms (a day), got ${restartGrace}`,
     );
   }
+  const steadyAfter = msOption('steadyAfter', options.steadyAfter ?? DEFAULT_STEADY_AFTER, 0);
   let selfFenceMargin: number | undefined;
   if (options.selfFenceMargin !== undefined) {
     selfFenceMargin = msOption('selfFenceMargin', options.selfFenceMargin, 0);
@@ -104,6 +112,7 @@ export function parseWorkerOptions(options: WorkerOptions): ResolvedWorkerOption
     restart,
     drainTimeout,
     restartGrace,
+    steadyAfter,
     selfFenceMargin,
     onCapacityFull,
   };

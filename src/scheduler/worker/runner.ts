@@ -1,13 +1,14 @@
 import { LeaseNotFoundError } from '../../errors.js';
 import type { Session } from '../../recipes/session.js';
 import { waitForDelete } from '../../recipes/watcher.js';
-import type { Store } from '../../store/port.js';
+import type { Compare, Store } from '../../store/port.js';
 import type { Task } from '../../task.js';
 import { Backoff } from '../../util/backoff.js';
 import type { Clock } from '../../util/clock.js';
 import type { Logger } from '../../util/logger.js';
 import type { Metrics } from '../metrics.js';
 import type { ClaimBatcher } from './claims.js';
+import type { RunHealth } from './health.js';
 
 export interface RunContext {
   /** Aborted when the task is revoked, changes, or the worker stops or loses its lease. */
@@ -16,6 +17,19 @@ export interface RunContext {
   worker: string;
   /** 1 for the first run, then 2, 3... for restarts. */
   attempt: number;
+  /**
+   * The fencing token of this run: the create revision of the task's claim `/<root>/claim/<id>` (with
+   * `handoff: 'none'`, of its assignment key `/<root>/task/<worker>/<id>`). Every later owner of the task
+   * gets a strictly greater token (etcd revisions are global and only grow; a new owner's claim is a new
+   * create); restarts of this run keep it. Pass it with every write to a system that can check it, and
+   * stop when a write is refused for a higher token.
+   */
+  token: number;
+  /**
+   * A compare that holds only while this run's claim (or assignment) is the live one: add it to the
+   * compares of your own txns on the same etcd so they fail once another owner may run the task.
+   */
+  fence: Compare;
 }
 
 /** Runs one task until `signal` aborts. Throwing or returning while still assigned restarts it (with backoff). */
@@ -39,6 +53,8 @@ export interface RunnerDeps {
   session: Session;
   /** `/<root>/claim/<id>` with handoff 'claim'; undefined with handoff 'none'. */
   claimKey?: string;
+  /** The assignment key and its create revision: the token with handoff 'none'. */
+  assignment: { key: string; createRevision: number };
   /** Tries the first claim together with the other runners started in the same tick (one txn). */
   claims?: ClaimBatcher;
   run: RunHandler;
@@ -47,6 +63,7 @@ export interface RunnerDeps {
   retry(initialDelay: number): Backoff;
   log: Logger;
   metrics: Metrics;
+  health: RunHealth;
   emit(event: 'started' | 'stopped', payload: { id: string; attempt?: number; error?: unknown }): void;
 }
 
@@ -87,10 +104,19 @@ export class TaskRunner {
     this.phase.abort(this.stopped);
   }
 
-  /** The task's value changed: stop the current attempt and run the new value at once, keeping the claim. */
-  replace(task: Task): void {
+  /**
+   * The task's value changed: stop the current attempt and run the new value at once, keeping the claim.
+   * With handoff 'none' the token follows the assignment key (re-created: a new token).
+   */
+  replace(task: Task, assignment: { key: string; createRevision: number }): void {
     this.task = task;
+    this.d.assignment = assignment;
     if (this.phaseIsRun) this.phase.abort(new Error(`task ${task.id}: value changed`));
+  }
+
+  /** Create revision of the assignment key this runner runs under. */
+  get assignmentRevision(): number {
+    return this.d.assignment.createRevision;
   }
 
   /** The signal of the next phase: the current controller while unused and unaborted, else a new one. */
@@ -106,11 +132,15 @@ export class TaskRunner {
   private async main(): Promise<void> {
     const { d } = this;
     let claimed = false;
+    let claimRevision = 0;
+    d.health.starting(d.task.id);
     try {
       if (d.claimKey) {
         const t0 = d.clock.now();
-        claimed = await this.claim(d.claimKey, this.nextPhase(false));
-        if (!claimed) return;
+        const revision = await this.claim(d.claimKey, this.nextPhase(false));
+        if (revision === undefined) return;
+        claimed = true;
+        claimRevision = revision;
         d.metrics.claimWait.observe({ name: d.worker }, (d.clock.now() - t0) / 1000);
       }
       let attempt = 0;
@@ -119,10 +149,14 @@ export class TaskRunner {
         const signal = this.nextPhase(true);
         const task = this.task;
         this.running = true;
+        d.health.running(task.id);
         d.emit('started', { id: task.id, attempt });
         let error: unknown;
         try {
-          await d.run(task, { signal, worker: d.worker, attempt });
+          const key = d.claimKey ?? d.assignment.key;
+          const token = d.claimKey ? claimRevision : d.assignment.createRevision;
+          const fence: Compare = { key, target: 'create', op: '=', value: token };
+          await d.run(task, { signal, worker: d.worker, attempt, token, fence });
         } catch (err) {
           error = err;
         }
@@ -135,6 +169,7 @@ export class TaskRunner {
           continue;
         }
         d.metrics.taskRestarts.inc({ name: d.worker });
+        d.health.failed(task.id, error);
         const delay = this.restarts.ceiling; // the delay of this restart: initialDelay × factor^(attempt−1)
         d.log.warn(
           { task: task.id, attempt, err: error, delay },
@@ -143,17 +178,22 @@ export class TaskRunner {
         await this.restarts.wait(d.clock, this.nextPhase(false));
       }
     } finally {
+      d.health.removed(d.task.id);
       if (claimed && this.release && !d.session.isLost) await this.unclaim(d.claimKey!);
     }
   }
 
-  /** Creates the claim with our lease, waiting (by watch) while another holder has it. False when aborted. */
-  private async claim(key: string, signal: AbortSignal): Promise<boolean> {
+  /**
+   * Creates the claim with our lease, waiting (by watch) while another holder has it. Returns the claim's
+   * create revision (the token), undefined when aborted.
+   */
+  private async claim(key: string, signal: AbortSignal): Promise<number | undefined> {
     const { d } = this;
-    if (d.claims && (await d.claims.claim(key, d.session.leaseId))) {
-      if (!signal.aborted) return true;
+    const batched = d.claims ? await d.claims.claim(key, d.session.leaseId) : undefined;
+    if (batched !== undefined) {
+      if (!signal.aborted) return batched;
       if (!d.session.isLost) await this.unclaim(key); // stopped meanwhile: give it back
-      return false;
+      return undefined;
     }
     const backoff = d.retry(100);
     while (!signal.aborted && !d.session.isLost) {
@@ -163,11 +203,11 @@ export class TaskRunner {
           success: [{ type: 'put', key, value: d.worker, lease: d.session.leaseId }],
           failure: [{ type: 'range', key }],
         });
-        if (res.succeeded) return true;
+        if (res.succeeded) return res.revision; // the txn's revision is the claim's create revision
         const r = res.responses[0];
         const holder = r?.type === 'range' ? r.kvs[0] : undefined;
         if (!holder) continue; // released between compare and read: try again
-        if (holder.value === d.worker && holder.lease === d.session.leaseId) return true;
+        if (holder.value === d.worker && holder.lease === d.session.leaseId) return holder.createRevision;
         d.log.debug(
           { task: d.task.id, holder: holder.value },
           'waiting for the previous owner to release the claim',
@@ -175,13 +215,13 @@ export class TaskRunner {
         await waitForDelete(d.store, key, holder.modRevision, signal, { clock: d.clock });
         backoff.reset();
       } catch (err) {
-        if (signal.aborted) return false;
-        if (err instanceof LeaseNotFoundError) return false; // our lease is gone: the worker re-registers
+        if (signal.aborted) return undefined;
+        if (err instanceof LeaseNotFoundError) return undefined; // our lease is gone: the worker re-registers
         d.log.warn({ err, task: d.task.id }, 'claiming failed; retrying');
         await backoff.wait(d.clock, signal);
       }
     }
-    return false;
+    return undefined;
   }
 
   private async unclaim(key: string): Promise<void> {

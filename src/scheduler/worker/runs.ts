@@ -5,10 +5,12 @@
 import type { Session } from '../../recipes/session.js';
 import { encodeTask, type Task } from '../../task.js';
 import type { Logger } from '../../util/logger.js';
+import type { WorkerHealth } from '../health.js';
 import type { Keys } from '../keys.js';
 import { retryBackoff } from '../options.js';
 import { ClaimBatcher } from './claims.js';
 import type { Emit } from './events.js';
+import { HealthPublisher, HealthTracker } from './health.js';
 import type { ResolvedWorkerOptions } from './options.js';
 import { type RunHandler, TaskRunner } from './runner.js';
 
@@ -20,6 +22,8 @@ export interface RunSetDeps {
   emit: Emit;
   /** The tasks to run now. */
   assigned(): ReadonlyMap<string, Task>;
+  /** Create revision of a task's assignment key (the token with handoff 'none'). */
+  createRevision(id: string): number;
   /** The session to claim and run under, or undefined while no run may start (fenced, watch down, draining). */
   startable(): Session | undefined;
   /** A run started or settled. */
@@ -29,9 +33,42 @@ export interface RunSetDeps {
 export class RunSet {
   private readonly runners = new Map<string, TaskRunner>();
   private readonly claims: ClaimBatcher;
+  /** Per-task health of the runs, published at `/<root>/health/<name>` (issue 12). */
+  private readonly tracker: HealthTracker;
+  private readonly publisher: HealthPublisher;
 
   constructor(private readonly d: RunSetDeps) {
     this.claims = new ClaimBatcher(d.o.store, d.o.name, d.log);
+    const { o } = d;
+    this.tracker = new HealthTracker({
+      worker: o.name,
+      clock: o.clock,
+      steadyAfter: o.steadyAfter,
+      metrics: o.metrics,
+      changed: () => this.publisher.changed(),
+    });
+    this.publisher = new HealthPublisher({
+      store: o.store,
+      clock: o.clock,
+      key: d.k.health(o.name),
+      tracker: this.tracker,
+      log: d.log,
+    });
+  }
+
+  /** The health of the runs now (every failing task listed). */
+  health(): WorkerHealth {
+    return this.tracker.snapshot();
+  }
+
+  /** Publishes the health document with this session's lease (until the session ends). */
+  publishHealth(session: Session): void {
+    this.publisher.bind(session);
+  }
+
+  /** Stops publishing (draining): the document goes with the lease. */
+  stopPublishing(): void {
+    this.publisher.unbind();
   }
 
   get size(): number {
@@ -54,12 +91,24 @@ export class RunSet {
     this.updateRunning();
   }
 
-  /** The task's value changed: a runner of the previous value runs the new one (keeping its claim). */
+  /**
+   * The task's value changed (or its assignment key was re-created): a runner of the previous value runs
+   * the new one (keeping its claim).
+   */
   replace(task: Task): void {
     // Compare with what the runner runs: a delete and a put of the same key in one batch leave the view
     // without the old value while the runner still runs it.
     const runner = this.runners.get(task.id);
-    if (runner && encodeTask(runner.task) !== encodeTask(task)) runner.replace(task);
+    if (!runner) return;
+    const assignment = this.assignment(task.id);
+    const newToken = this.d.o.handoff === 'none' && runner.assignmentRevision !== assignment.createRevision;
+    if (newToken || encodeTask(runner.task) !== encodeTask(task)) {
+      runner.replace(task, assignment);
+    }
+  }
+
+  private assignment(id: string): { key: string; createRevision: number } {
+    return { key: this.d.k.task(this.d.o.name, id), createRevision: this.d.createRevision(id) };
   }
 
   /** Stops every run (`releaseClaim: false` when the lease is gone: the claims go with it). */
@@ -93,11 +142,13 @@ export class RunSet {
       session,
       claimKey: d.o.handoff === 'claim' ? d.k.claim(task.id) : undefined,
       claims: this.claims,
+      assignment: this.assignment(task.id),
       run: d.run,
       restart: d.o.restart,
       retry: (initialDelay) => retryBackoff(d.o, initialDelay),
       log: d.log,
       metrics: d.o.metrics,
+      health: this.tracker,
       emit: (event, payload) => {
         this.updateRunning();
         if (event === 'started') d.emit('started', { id: payload.id, attempt: payload.attempt ?? 1 });
