@@ -291,3 +291,61 @@ export function formatReport(report: CheckReport, title = 'invariant check'): st
   for (const v of report.violations) lines.push(`  VIOLATION [${v.kind}] ${v.message}`);
   return lines.join('\n');
 }
+
+/** One write attempt as a fenced resource received it (examples/fenced-ledger: `ledger.log`). */
+export interface LedgerWrite {
+  at: number;
+  task: string;
+  token: number;
+  worker: string;
+  accepted: boolean;
+}
+
+export interface LedgerReport {
+  writes: number;
+  accepted: number;
+  /** Writes with a token below one the resource had already received for the task: refused. Good. */
+  refusedStale: number;
+  /** Such writes that were accepted: an older owner overwrote a newer one's work. Must be 0. */
+  acceptedStale: number;
+  /** Refused writes whose token was not below any seen: the resource refused a current owner. Must be 0. */
+  refusedCurrent: number;
+  /** The stale writes: `worker task token<highest at time`. */
+  stale: { worker: string; task: string; token: number; highest: number; at: number; accepted: boolean }[];
+}
+
+/**
+ * Fencing at a resource: over the write attempts in the order the resource received them, a write is
+ * stale when its token is below the highest token any earlier attempt for the same task carried (an owner
+ * newer than the writer had already written). Counts the stale writes refused and accepted.
+ */
+export function checkLedger(writes: readonly LedgerWrite[]): LedgerReport {
+  const highest = new Map<string, number>();
+  const report: LedgerReport = {
+    writes: writes.length,
+    accepted: 0,
+    refusedStale: 0,
+    acceptedStale: 0,
+    refusedCurrent: 0,
+    stale: [],
+  };
+  for (const w of writes) {
+    const h = highest.get(w.task) ?? 0;
+    const stale = w.token < h;
+    if (w.accepted) report.accepted++;
+    if (stale) {
+      if (w.accepted) report.acceptedStale++;
+      else report.refusedStale++;
+      report.stale.push({
+        worker: w.worker,
+        task: w.task,
+        token: w.token,
+        highest: h,
+        at: w.at,
+        accepted: w.accepted,
+      });
+    } else if (!w.accepted) report.refusedCurrent++;
+    highest.set(w.task, Math.max(h, w.token));
+  }
+  return report;
+}

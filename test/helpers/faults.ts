@@ -65,6 +65,8 @@ export interface FaultFleetOptions {
   http?: boolean;
   /** `--log-level` of the processes. @default warn */
   logLevel?: string;
+  /** The run handler module. @default test/fixtures/fault-handler.mjs */
+  handler?: string;
 }
 
 export class FaultFleet {
@@ -177,7 +179,7 @@ export class FaultFleet {
         '--generator',
         this.tasksFile,
         '--handler',
-        join(FIXTURES, 'fault-handler.mjs'),
+        this.options.handler ?? join(FIXTURES, 'fault-handler.mjs'),
         '--handoff',
         this.handoff,
         '--log-level',
