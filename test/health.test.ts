@@ -52,18 +52,32 @@ if (storeFactories().some((f) => f.name === 'memory')) {
       f.tasks = Fleet.tasks(3);
       let throwing = true;
       let steadyStart = 0;
+      let firstThrowAt = 0;
       const steadyAfter = 2_000;
       const w = f.worker('w1', {
         steadyAfter,
         restart: { initialDelay: 100, maxDelay: 400 },
         run: async (task, { signal }) => {
-          if (task.id === 't1' && throwing) throw new Error(`disk full ${'x'.repeat(500)}`);
+          if (task.id === 't1' && throwing) {
+            firstThrowAt ||= clock.now();
+            throw new Error(`disk full ${'x'.repeat(500)}`);
+          }
           if (task.id === 't1') steadyStart = clock.now();
           await new Promise((r) => signal.addEventListener('abort', r, { once: true }));
         },
       });
       await w.start();
       f.master('m1');
+      // Published within a second (of the clock) of the first failure: at most one write a second.
+      await f.until('the document lists t1 as failing', async () => {
+        const p = await published(store, f.k.health('w1'));
+        return p?.doc?.failing[0]?.id === 't1';
+      });
+      assert.ok(firstThrowAt > 0);
+      assert.ok(
+        clock.now() - firstThrowAt <= 1_000,
+        `published ${clock.now() - firstThrowAt} ms (manual clock) after the first failure`,
+      );
       const firstFail = await f.until('t1 failed 3 times', () => {
         const h = w.health();
         return (h.failing[0]?.attempts ?? 0) >= 3 ? h : undefined;
@@ -211,7 +225,7 @@ describe('health in escheduler status on a real etcd', () => {
     await waitFor(
       'the failing task in the status report',
       async () => (await collectStatus(store, root)).failing.some((x) => x.id === 'bad' && x.attempts >= 1),
-      10_000,
+      30_000, // includes starting the process (tsx) on a loaded machine
       100,
     );
     const json = await cliStatus();
@@ -237,7 +251,7 @@ describe('health in escheduler status on a real etcd', () => {
     await waitFor(
       'the task to leave the failing list',
       async () => (await collectStatus(store, root)).failing.length === 0,
-      20_000,
+      30_000,
       100,
     );
     // (the CLI prints what these two functions return: checked above while the task was failing)
