@@ -14,6 +14,7 @@ import type { Store } from '../store/port.js';
 import { decodeTask } from '../task.js';
 import { CliError, type ConnectionFlags, etcdEndpoints, openStore } from './common.js';
 import { formatDuration } from './duration.js';
+import { renderFailing } from './status-failing.js';
 
 export interface WorkerStatusReport {
   name: string;
@@ -341,21 +342,6 @@ function renderControl(s: StatusReport): string[] {
   }
   for (const problem of s.control.problems) lines.push(`control problem: ${problem}`);
   return lines;
-}
-
-/** The "failing tasks" section: one row per task whose runs keep ending while assigned. */
-function renderFailing(s: StatusReport): string[] {
-  const more = s.failingTruncated > 0 ? ` (+${s.failingTruncated} more not listed)` : '';
-  if (s.failing.length === 0) return [`failing tasks: none${more}`];
-  const rows = [['TASK', 'WORKER', 'ATTEMPTS', 'STATE', 'SINCE', 'LAST ERROR']];
-  for (const f of s.failing) {
-    rows.push([f.id, f.worker, String(f.attempts), f.state, f.since, f.lastError.replace(/\s+/g, ' ')]);
-  }
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return [
-    `failing tasks: ${s.failing.length}${more}`,
-    ...rows.map((r) => `  ${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')}`),
-  ];
 }
 
 export interface StatusFlags extends ConnectionFlags {
