@@ -5,7 +5,7 @@
  * schedule (`/<root>/status/master`) and the failing tasks (`/<root>/health/<worker>`).
  */
 import { type ControlState, parseControl } from '../scheduler/control/state.js';
-import { type FleetHealth, readFleetHealth } from '../scheduler/health.js';
+import { readFleetHealth } from '../scheduler/health.js';
 import { keys, rootPath, type StandbyRecord } from '../scheduler/keys.js';
 import type { ScheduleReport } from '../scheduler/master.js';
 import { restartingWorkers } from '../scheduler/restart.js';
@@ -14,7 +14,7 @@ import type { Store } from '../store/port.js';
 import { decodeTask } from '../task.js';
 import { CliError, type ConnectionFlags, etcdEndpoints, openStore } from './common.js';
 import { formatDuration } from './duration.js';
-import { renderFailing } from './status-failing.js';
+import { type FailingReport, failingReport, renderFailing } from './status-failing.js';
 
 export interface WorkerStatusReport {
   name: string;
@@ -52,7 +52,7 @@ export interface StandbyStatusReport {
   host: string | null;
 }
 
-export interface StatusReport {
+export interface StatusReport extends FailingReport {
   root: string;
   /** Name of the leading master, or null. */
   leader: string | null;
@@ -76,13 +76,6 @@ export interface StatusReport {
   lastScheduleStale: string | null;
   /** The operators' control state (`/<root>/control/`): cordoned/draining workers, pins, pause, problems. */
   control: ControlState;
-  /**
-   * Tasks whose runs keep ending while assigned, from the workers' health documents, most attempts first:
-   * `attempts` consecutive failed runs, `lastError`, `since` (ISO time the streak began).
-   */
-  failing: FleetHealth['failing'];
-  /** Failing tasks the workers left out of their documents (each lists at most 50). */
-  failingTruncated: number;
   /** Store revision the report was read at. */
   revision: number;
   /** Active etcd alarms: with `NOSPACE` etcd refuses every write (no schedule, registration or claim). */
@@ -217,8 +210,7 @@ export async function collectStatus(store: Store, root: string): Promise<StatusR
     lastSchedule,
     lastScheduleStale,
     control: parseControl(control.kvs, k),
-    failing: health.failing,
-    failingTruncated: health.workers.reduce((n, w) => n + (w.truncated || 0), 0),
+    ...failingReport(health),
     revision: election.revision,
     // etcd may refuse the alarm list (an unreachable member, a user without the permission): none shown.
     etcdAlarms: store instanceof EtcdStore ? await store.alarms().catch(() => []) : [],
