@@ -11,12 +11,14 @@ const every = Number(process.env.LEDGER_EVERY_MS ?? 100);
 export default async function run(task, { signal, worker, token }) {
   let value = 0;
   while (!signal.aborted) {
-    // The write itself is not aborted by the signal: once sent, the ledger decides — by token.
-    const res = await fetch(`${url}/write`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ task: task.id, token, worker, value: value++ }),
-    }).catch((err) => ({ ok: false, status: 0, err }));
+    // The write itself is not aborted by the signal: once sent, the ledger decides — by token. A write
+    // that failed on the network is retried once: with a token, a retry can never overwrite a newer owner.
+    const body = JSON.stringify({ task: task.id, token, worker, value: value++ });
+    const send = () =>
+      fetch(`${url}/write`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const res = await send()
+      .catch(() => send())
+      .catch((err) => ({ ok: false, status: 0, err }));
     if (res.status === 409) {
       console.error(JSON.stringify({ msg: 'fenced out: a newer owner wrote', task: task.id, token }));
       break;

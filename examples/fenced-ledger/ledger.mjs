@@ -63,6 +63,7 @@ export async function startLedger({ port = 0, host = '127.0.0.1', file } = {}) {
       return reply(200, { accepted: true });
     });
   });
+  server.keepAliveTimeout = 60_000; // writers keep their connection across pauses
   await new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, resolve);
