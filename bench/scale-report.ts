@@ -78,6 +78,7 @@ function chart(points: ScalePoint[], series: Series[], title: string, unit: stri
   const py = (v: number) => h - m.bottom - ((Math.log10(v) - y0) / (y1 - y0)) * (h - m.top - m.bottom);
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="sans-serif" font-size="12">`,
+    `<title>${title}</title>`,
     `<rect width="${w}" height="${h}" fill="white"/>`,
     `<text x="${m.left}" y="22" font-size="14" font-weight="bold">${title}</text>`,
   ];

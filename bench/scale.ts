@@ -300,10 +300,11 @@ async function main(): Promise<void> {
       process.stdout.write(`${line}\n`);
       lines.push(line);
       writeFileSync(join(DOCS, 'bench-scale.jsonl'), `${lines.join('\n')}\n`);
+      // Charts after every point: a run stopped at its deadline still leaves the curve so far.
+      const [time, size] = charts(points);
+      writeFileSync(join(DOCS, 'bench-scale-time.svg'), time);
+      writeFileSync(join(DOCS, 'bench-scale-size.svg'), size);
     }
-    const [time, size] = charts(points);
-    writeFileSync(join(DOCS, 'bench-scale-time.svg'), time);
-    writeFileSync(join(DOCS, 'bench-scale-size.svg'), size);
     process.stdout.write(`\n${markdownTable(points)}\n`);
   } finally {
     clearTimeout(deadline);
