@@ -142,6 +142,12 @@ export function buildProgram(): Command {
       ),
     )
     .option(
+      '--capacity <n>',
+      "this worker's capacity: its share of the load is proportional to it (1..1000000)",
+      int('--capacity', 1),
+      1,
+    )
+    .option(
       '--generator <file>',
       'ES module whose default export returns the tasks, or a .json task list (re-read on every schedule)',
     )

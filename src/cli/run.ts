@@ -28,6 +28,7 @@ export interface RunFlags extends ConnectionFlags {
   timeout: number;
   barrierTimeout: number;
   drainTimeout: number;
+  capacity: number;
   /** ms; 0 = SIGTERM drains. */
   restartGrace: number;
   livenessBudget: number;
@@ -143,6 +144,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
             restartGrace: flags.restartGrace,
             onCapacityFull: flags.onCapacityFull as 'wait' | 'reject',
             steadyAfter: flags.steadyAfter,
+            capacity: flags.capacity,
           }),
       )
     : undefined;

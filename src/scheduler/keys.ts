@@ -46,6 +46,9 @@ export interface Keys {
   /** Health documents of workers (ours), with a trailing slash: `<healthPrefix><worker>`, lease-bound. */
   healthPrefix: string;
   health(worker: string): string;
+  /** Worker facts (ours, issue 14), with a trailing slash: `<nodePrefix><name>` = NodeInfo JSON, lease-bound. */
+  nodePrefix: string;
+  node(name: string): string;
   /** Standby prefix (ours), with a trailing slash: workers waiting for a slot over the cap. */
   standbyPrefix: string;
   /** `<standbyPrefix><name>` = {@link StandbyRecord} JSON, bound to the waiting worker's lease. */
@@ -123,6 +126,8 @@ export function keys(rootName: string): Keys {
     standby: (name) => standbyPrefix + name,
     healthPrefix,
     health: (worker) => healthPrefix + worker,
+    nodePrefix: `${root}/node/`,
+    node: (name) => `${root}/node/${name}`,
   };
 }
 

@@ -14,7 +14,7 @@
  */
 
 import { compareStrings } from '../../planner/hash.js';
-import type { Assignment, Revocation } from '../../planner/rebalance.js';
+import type { Assignment, Capacities, Revocation } from '../../planner/rebalance.js';
 import { rebalance } from '../../planner/rebalance.js';
 import type { Task } from '../../task.js';
 import { rebalanceHolding } from '../master/hold.js';
@@ -41,6 +41,8 @@ export interface ControlledPlanInput {
    * restart grace, say). Cordoned workers are added to these.
    */
   hold?: ReadonlySet<string>;
+  /** Worker → capacity (`/<root>/node/<worker>`), passed to the planner. @default all 1 */
+  capacities?: Capacities;
 }
 
 export interface ControlledPlan {
@@ -71,7 +73,7 @@ export function planWithControl(input: ControlledPlanInput): ControlledPlan {
   const { workers, tasks, current } = input;
   const maxMoves = input.maxMoves ?? Number.POSITIVE_INFINITY;
   if (isInactive(control) && (input.hold?.size ?? 0) === 0 && !Number.isFinite(maxMoves)) {
-    return uncontrolled(workers, tasks, current);
+    return uncontrolled(workers, tasks, current, input.capacities);
   }
   const online = new Set(workers);
   const cordoned = new Set<string>();
@@ -91,13 +93,20 @@ export function planWithControl(input: ControlledPlanInput): ControlledPlan {
   // with the restart grace), and plan the free tasks among the eligible workers; draining workers are
   // left out, so their tasks are orphans.
   const planned = workers.filter((w) => !draining.has(w));
-  let plan = rebalanceHolding({ workers: planned, tasks, current, held: holdSet });
+  const capacities = input.capacities;
+  let plan = rebalanceHolding({ workers: planned, tasks, current, held: holdSet, capacities });
   const held = new Set<string>();
   for (const list of plan.held.values()) for (const t of list) held.add(t.id);
   if (control.pins.length > 0 && eligible.length > 0) {
     const moved = keyedPins({ pins: control.pins, tasks, held, eligible: eligibleSet });
     if (moved.size > 0)
-      plan = rebalanceHolding({ workers: planned, tasks, current: relocate(current, moved), held: holdSet });
+      plan = rebalanceHolding({
+        workers: planned,
+        tasks,
+        current: relocate(current, moved),
+        held: holdSet,
+        capacities,
+      });
   }
   const final = new Map<string, string>();
   for (const [w, list] of plan.target) for (const t of list) final.set(t.id, w);
@@ -201,8 +210,13 @@ function relocate(current: Current, moved: ReadonlyMap<string, string>): Map<str
 }
 
 /** Without any control: the planner's plan as it is (no second diff), its moves listed. */
-function uncontrolled(workers: readonly string[], tasks: readonly Task[], current: Current): ControlledPlan {
-  const plan = rebalance({ workers, tasks, current });
+function uncontrolled(
+  workers: readonly string[],
+  tasks: readonly Task[],
+  current: Current,
+  capacities?: Capacities,
+): ControlledPlan {
+  const plan = rebalance({ workers, tasks, current, capacities });
   const live = new Set(workers);
   const from = new Map<string, string>();
   for (const r of plan.revoke) if (live.has(r.worker) && !from.has(r.id)) from.set(r.id, r.worker);

@@ -60,6 +60,7 @@ export function rebalanceHolding(input: HoldingInput): HoldingResult {
     workers: input.workers.filter((w) => !held.has(w)),
     tasks: input.tasks.filter((t) => !fixedOn.has(t.id)),
     current,
+    capacities: input.capacities,
   });
 
   const heldTasks = new Map<string, Task[]>();

@@ -10,6 +10,7 @@ import { linkSignal, raceSignal } from '../../util/signals.js';
 import { validTasks, workersInGrace } from '../control/inputs.js';
 import { planWithControl } from '../control/plan.js';
 import { parseControl } from '../control/state.js';
+import { nodeCapacities } from './capacities.js';
 import type { MasterContext, Term } from './context.js';
 import { reportControl } from './control.js';
 import { MAX_RESYNCS, StaleViewError, WriteGuards } from './guards.js';
@@ -208,6 +209,7 @@ async function apply(
       control,
       maxMoves: o.maxMoves,
       hold: new Set(restarting),
+      capacities: await nodeCapacities(ctx, report.errors),
     });
     const phases = writePhases(planUnits(plan, stored, k, online), stored, o.handoff);
     const guards = new WriteGuards(stored, phases);

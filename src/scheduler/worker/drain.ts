@@ -39,6 +39,7 @@ async function leave(d: DrainDeps, session: Session): Promise<boolean> {
         compare: [ours],
         success: [
           { type: 'delete', key },
+          { type: 'delete', key: k.node(o.name) },
           { type: 'put', key: k.restarting(o.name), value, lease: lease.id },
         ],
       });
@@ -54,7 +55,13 @@ async function leave(d: DrainDeps, session: Session): Promise<boolean> {
     }
   }
   await o.store
-    .txn({ compare: [ours], success: [{ type: 'delete', key }] })
+    .txn({
+      compare: [ours],
+      success: [
+        { type: 'delete', key },
+        { type: 'delete', key: k.node(o.name) },
+      ],
+    })
     .catch((err: unknown) => log.warn({ err }, 'deleting the worker key failed'));
   return false;
 }

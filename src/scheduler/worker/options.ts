@@ -1,4 +1,5 @@
 import { OptionError } from '../../errors.js';
+import { isCapacity, MAX_WORKER_CAPACITY } from '../../planner/capacity.js';
 import {
   DEFAULT_DRAIN_TIMEOUT,
   DEFAULT_STEADY_AFTER,
@@ -51,6 +52,11 @@ export interface WorkerOptions extends NodeOptions {
    * slot frees, standbys in the order they arrived. @default 'reject'
    */
   onCapacityFull?: 'wait' | 'reject';
+  /**
+   * How much this worker can carry relative to the others (an integer 1..1,000,000): the master gives it a
+   * share of the load proportional to it. Published in `/<root>/node/<name>`. @default 1
+   */
+  capacity?: number;
 }
 
 export interface ResolvedWorkerOptions extends ResolvedNodeOptions {
@@ -64,6 +70,9 @@ export interface ResolvedWorkerOptions extends ResolvedNodeOptions {
   /** Undefined: the session's default margin. */
   selfFenceMargin?: number;
   onCapacityFull: 'wait' | 'reject';
+  capacity: number;
+  /** When the worker was created (ms, its clock): `startedAt` in `/<root>/node/<name>`. */
+  startedAt: number;
 }
 
 /** Checks every worker option; the error names the bad one. */
@@ -105,6 +114,12 @@ export function parseWorkerOptions(options: WorkerOptions): ResolvedWorkerOption
       `Expected \`onCapacityFull\` to be 'wait' or 'reject', got \`${String(onCapacityFull)}\``,
     );
   }
+  const capacity = options.capacity ?? 1;
+  if (!isCapacity(capacity)) {
+    throw new OptionError(
+      `Expected \`capacity\` to be an integer in 1..${MAX_WORKER_CAPACITY}, got \`${String(capacity)}\``,
+    );
+  }
   return {
     ...o,
     run: options.run,
@@ -115,5 +130,7 @@ export function parseWorkerOptions(options: WorkerOptions): ResolvedWorkerOption
     steadyAfter,
     selfFenceMargin,
     onCapacityFull,
+    capacity,
+    startedAt: o.clock.now(),
   };
 }

@@ -13,6 +13,7 @@ import type { Logger } from '../../util/logger.js';
 import { linkedSignal } from '../../util/signals.js';
 import type { Keys } from '../keys.js';
 import { WORKER_VALUE_RUNNING } from '../keys.js';
+import { nodeValue } from '../node.js';
 import { retryBackoff } from '../options.js';
 import { markerName } from '../restart.js';
 import type { Emit } from './events.js';
@@ -27,6 +28,8 @@ export interface RegistrationRequest {
   maxNumNodes: number;
   /** Aborts the wait for the registration mutex. */
   signal: AbortSignal;
+  /** The value of `/<root>/node/<name>` (NodeInfo JSON), written in the same txn on the same lease. */
+  node?: string;
   log: Logger;
   /**
    * `onCapacityFull: 'wait'`: when the fleet is full, put this value at `/<root>/standby/<name>` (on the
@@ -122,6 +125,9 @@ export async function registerWorker(r: RegistrationRequest): Promise<Registrati
       ],
       success: [
         { type: 'put', key: myKey, value: WORKER_VALUE_RUNNING, lease: session.leaseId },
+        ...(r.node !== undefined
+          ? [{ type: 'put' as const, key: k.node(name), value: r.node, lease: session.leaseId }]
+          : []),
         ...(marker ? [{ type: 'delete' as const, key: markerKey }] : []),
         ...(myStandby ? [{ type: 'delete' as const, key: standbyKey }] : []),
       ],
@@ -200,6 +206,7 @@ export async function connect(d: ConnectDeps, first: boolean, previous?: Session
           maxNumNodes: o.maxNumNodes,
           signal: d.stop,
           log,
+          node: nodeValue(o.capacity, o.startedAt),
           ...(o.onCapacityFull === 'wait'
             ? { standby: standbyRecord(standbySince ?? o.clock.now(), process.pid, hostname()) }
             : {}),

@@ -1,0 +1,55 @@
+/** `escheduler status`: each worker's capacity (from `/<root>/node/<name>`), load and fair share. */
+import type { Keys } from '../scheduler/keys.js';
+import { type NodeInfo, parseNodeInfo } from '../scheduler/node.js';
+import type { Store } from '../store/port.js';
+
+/** The capacity and load part of a worker's status. */
+export interface WorkerLoad {
+  /** Capacity from `/<root>/node/<name>`; null when the worker published none (a Go worker: planned as 1). */
+  capacity: number | null;
+  /** Sum of the weights of its assigned tasks (its task count when every weight is 1). */
+  load: number;
+  /** Its fair share of the total load of the online workers: total · capacity / total capacity. */
+  fairShare: number;
+  /** What it published in `/<root>/node/<name>`, or null. */
+  node: NodeInfo | null;
+}
+
+/** Every worker's node value; a bad one is left out (shown as no capacity: the master plans with 1). */
+export async function readNodes(store: Store, k: Keys): Promise<Map<string, NodeInfo>> {
+  const nodes = await store.range(k.nodePrefix, { prefix: true });
+  const out = new Map<string, NodeInfo>();
+  for (const kv of nodes.kvs) {
+    const name = kv.key.slice(k.nodePrefix.length);
+    try {
+      out.set(name, parseNodeInfo(name, kv.value));
+    } catch {
+      // not ours to fix here
+    }
+  }
+  return out;
+}
+
+/** A worker's capacity and load (its fair share is set by {@link fillFairShares}). */
+export function workerLoad(
+  node: NodeInfo | undefined,
+  assigned: readonly string[],
+  weightOf: ReadonlyMap<string, number>,
+): WorkerLoad {
+  let load = 0;
+  for (const id of assigned) load += weightOf.get(id) ?? 1;
+  return { capacity: node?.capacity ?? null, load, fairShare: 0, node: node ?? null };
+}
+
+/** Fair shares over the online workers (a worker without a node key counts as capacity 1, as planned). */
+export function fillFairShares(workers: WorkerLoad[]): void {
+  let total = 0;
+  let capacity = 0;
+  for (const w of workers) {
+    total += w.load;
+    capacity += w.capacity ?? 1;
+  }
+  for (const w of workers) {
+    w.fairShare = capacity > 0 ? Math.round(((total * (w.capacity ?? 1)) / capacity) * 100) / 100 : 0;
+  }
+}
