@@ -25,6 +25,7 @@ export {
 } from './errors.js';
 export type { Capacities } from './planner/capacity.js';
 export { MAX_WORKER_CAPACITY } from './planner/capacity.js';
+export type { NodeInfo } from './scheduler/node.js';
 export type {
   Assignment,
   CurrentAssignment,
