@@ -8,12 +8,16 @@
  * exactly for unkeyed tasks; for keyed tasks it counts only the moves forced by split keys).
  * Timings of the original are of this JavaScript model, not of the Go code.
  *
- * Usage: npm run bench:planner [-- --quick]
+ * Then the weighted rows of bench/planner-weights.ts (issue 14): weighted vs unweighted plan time at 100k
+ * tasks × 1k workers, and max load / fair share with moves for Zipf-weighted tasks on mixed capacities.
+ *
+ * Usage: npm run bench:planner [-- --quick] [-- --weighted-only]
  */
 import { performance } from 'node:perf_hooks';
 import { rebalance } from '../src/planner/rebalance.js';
 import type { Task } from '../src/task.js';
 import { originalPlan, seededRandom } from './original-policy.js';
+import { weightedRows } from './planner-weights.js';
 
 type Impl = 'escheduler' | 'original-v0.1.59';
 type Scenario = 'initial' | 'noop' | 'join' | 'leave';
@@ -145,7 +149,8 @@ const random = seededRandom(20240601);
   );
 }
 
-for (const [T, W] of sizes) {
+const weightedOnly = process.argv.includes('--weighted-only');
+for (const [T, W] of weightedOnly ? [] : sizes) {
   const reps = T >= 100_000 ? 3 : 9;
   for (const groups of groupCounts) {
     for (const keyedShare of keyedShares) {
@@ -221,6 +226,7 @@ function summarize(filter: (l: Line) => boolean, label: string): void {
     }),
   );
 }
-for (const [T, W] of sizes)
+for (const [T, W] of weightedOnly ? [] : sizes)
   summarize((l) => l.tasks === T && (l.workers === W || Math.abs(l.workers - W) === 1), `${T}x${W}`);
-summarize(() => true, 'all');
+if (!weightedOnly) summarize(() => true, 'all');
+weightedRows(quick);

@@ -9,9 +9,9 @@
 
 import { fnv1a } from './hash.js';
 import type { IdIndex } from './ids.js';
-import { compareIds, sortSmallByIds } from './order.js';
+import { sortSmallByIds } from './order.js';
 import { planProportional } from './proportional.js';
-import { planWeighted, type WeightedBundle } from './weighted.js';
+import { planWeighted, type WeightedBundles } from './weighted.js';
 
 export type PlanMode = 'count' | 'proportional' | 'weighted';
 
@@ -51,21 +51,47 @@ export function planUnequal(p: UnequalInput): UnequalPlan {
     const { lowerBound } = planProportional(W, cap, C, lists, index, prio, holder, final);
     return { mode: 'proportional', lowerBound, keyedForcedMoves: 0 };
   }
+  // every task in a bundle: its key's, or alone; flattened (no object per bundle)
   const { ids, hash } = index;
-  const wt = (t: number) => (weight ? weight[t] : 1);
-  const bundles: WeightedBundle[] = [];
+  let count = bundleOf.size;
+  for (const list of groupOf.values()) count += list.length;
+  const N = ids.length;
+  const start = new Int32Array(count + 1);
+  const flat = new Int32Array(N);
+  const bWeight = new Float64Array(count);
+  const bHash = new Uint32Array(count);
+  const firstId: string[] = new Array(count);
+  let b = 0;
+  let n = 0;
   for (const [key, list] of bundleOf) {
-    let sum = 0;
-    for (const t of list) sum += wt(t);
     if (list.length > 1) sortSmallByIds(list, ids);
-    bundles.push({ tasks: list, weight: sum, hash: fnv1a(key) });
+    start[b] = n;
+    let sum = 0;
+    for (const t of list) {
+      flat[n++] = t;
+      sum += weight ? weight[t] : 1;
+    }
+    bWeight[b] = sum;
+    bHash[b] = fnv1a(key);
+    firstId[b] = ids[list[0]];
+    b++;
   }
-  for (const list of groupOf.values())
-    for (const t of list) bundles.push({ tasks: [t], weight: wt(t), hash: hash[t] });
-  bundles.sort((x, y) => x.hash - y.hash || compareIds(ids, x.tasks[0], y.tasks[0]));
-  const ones = weight ?? new Float64Array(index.ids.length).fill(1);
+  for (const list of groupOf.values()) {
+    for (const t of list) {
+      start[b] = n;
+      flat[n++] = t;
+      bWeight[b] = weight ? weight[t] : 1;
+      bHash[b] = hash[t];
+      firstId[b] = ids[t];
+      b++;
+    }
+  }
+  start[count] = n;
+  const bundles: WeightedBundles = { count, start, tasks: flat, weight: bWeight, hash: bHash, firstId };
+  const ones = weight ?? new Float64Array(N).fill(1);
   const plan = planWeighted(W, cap, C, bundles, ones, holder, workerHash);
-  for (let i = 0; i < bundles.length; i++) for (const t of bundles[i].tasks) final[t] = plan.owner[i];
+  for (let i = 0; i < count; i++)
+    for (let j = start[i]; j < start[i + 1]; j++) final[flat[j]] = plan.owner[i];
   return {
     mode: 'weighted',
     lowerBound: plan.forcedMoves,
