@@ -25,7 +25,6 @@ export {
 } from './errors.js';
 export type { Capacities } from './planner/capacity.js';
 export { MAX_WORKER_CAPACITY } from './planner/capacity.js';
-export type { NodeInfo } from './scheduler/node.js';
 export type {
   Assignment,
   CurrentAssignment,
@@ -62,6 +61,7 @@ export type {
   Metrics,
 } from './scheduler/metrics.js';
 export { noopMetrics } from './scheduler/metrics.js';
+export type { NodeInfo } from './scheduler/node.js';
 export type { Generator, GeneratorContext, NodeOptions } from './scheduler/options.js';
 export {
   DEFAULT_BARRIER_TIMEOUT,

@@ -1,7 +1,30 @@
 /** `escheduler status`: each worker's capacity (from `/<root>/node/<name>`), load and fair share. */
 import type { Keys } from '../scheduler/keys.js';
 import { type NodeInfo, parseNodeInfo } from '../scheduler/node.js';
-import type { Store } from '../store/port.js';
+import type { KeyValue, Store } from '../store/port.js';
+import { decodeTask } from '../task.js';
+
+/** The status table's columns for {@link loadCells}. */
+export const LOAD_COLUMNS = ['CAP', 'LOAD/FAIR'];
+
+/** A worker's capacity (`-`: it published none) and its load over its fair share, as table cells. */
+export function loadCells(w: WorkerLoad): string[] {
+  return [w.capacity === null ? '-' : String(w.capacity), `${w.load}/${w.fairShare}`];
+}
+
+/** Task id → weight of every assignment under `taskPrefix` (a value that does not decode counts 1). */
+export function taskWeights(kvs: readonly KeyValue[], taskPrefix: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const kv of kvs) {
+    const id = kv.key.slice(kv.key.indexOf('/', taskPrefix.length) + 1);
+    try {
+      out.set(id, decodeTask(kv.value, id).weight ?? 1);
+    } catch {
+      out.set(id, 1);
+    }
+  }
+  return out;
+}
 
 /** The capacity and load part of a worker's status. */
 export interface WorkerLoad {

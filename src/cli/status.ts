@@ -15,9 +15,9 @@ import { decodeTask } from '../task.js';
 import { CliError, type ConnectionFlags, etcdEndpoints, openStore } from './common.js';
 import { formatDuration } from './duration.js';
 import { type FailingReport, failingReport, renderFailing } from './status-failing.js';
-import { fillFairShares, readNodes, type WorkerLoad, workerLoad } from './status-load.js';
+import * as wl from './status-load.js';
 
-export interface WorkerStatusReport extends WorkerLoad {
+export interface WorkerStatusReport extends wl.WorkerLoad {
   name: string;
   /** Lease id (hex). */
   lease: string;
@@ -116,8 +116,8 @@ export async function collectStatus(store: Store, root: string): Promise<StatusR
       host: typeof r.host === 'string' ? r.host : null,
     };
   });
-  const nodeOf = await readNodes(store, k);
-  const weightOf = new Map<string, number>();
+  const nodeOf = await wl.readNodes(store, k);
+  const weightOf = wl.taskWeights(tasks.kvs, k.taskPrefix);
   const groupOf = new Map<string, string>();
   const assignedBy = new Map<string, string[]>();
   const allAssignments: { worker: string; id: string }[] = [];
@@ -129,9 +129,7 @@ export async function collectStatus(store: Store, root: string): Promise<StatusR
     const id = rest.slice(slash + 1);
     let group = '';
     try {
-      const task = decodeTask(kv.value, id);
-      group = task.group ?? '';
-      weightOf.set(id, task.weight ?? 1);
+      group = decodeTask(kv.value, id).group ?? '';
     } catch {
       group = '?';
     }
@@ -166,18 +164,11 @@ export async function collectStatus(store: Store, root: string): Promise<StatusR
       };
       for (const id of assigned) slot(id).assigned.push(id);
       for (const id of claimed) slot(id).claimed.push(id);
-      return {
-        name,
-        lease: kv.lease,
-        ttl: info.ttl,
-        assigned,
-        claimed,
-        groups,
-        ...workerLoad(nodeOf.get(name), assigned, weightOf),
-      };
+      const load = wl.workerLoad(nodeOf.get(name), assigned, weightOf);
+      return { name, lease: kv.lease, ttl: info.ttl, assigned, claimed, groups, ...load };
     }),
   );
-  fillFairShares(workerReports);
+  wl.fillFairShares(workerReports);
   const leases = new Map(markers.kvs.map((kv) => [kv.key, kv.lease]));
   const restarting = await Promise.all(
     [...restartingWorkers(markers.kvs, k.restartingPrefix)]
@@ -271,9 +262,8 @@ export function renderStatus(s: StatusReport): string {
   if (s.lastScheduleStale) lines.push(`  (stale: ${s.lastScheduleStale})`);
   lines.push('');
   const stateOf = new Map(s.control.workers.map((c) => [c.worker, c.state]));
-  const rows = [
-    ['WORKER', 'STATE', 'LEASE', 'CAP', 'LOAD/FAIR', 'ASSIGNED', 'CLAIMED', 'TASKS BY GROUP (* = claimed)'],
-  ];
+  const head = ['WORKER', 'STATE', 'LEASE', ...wl.LOAD_COLUMNS, 'ASSIGNED', 'CLAIMED'];
+  const rows = [[...head, 'TASKS BY GROUP (* = claimed)']];
   for (const w of s.workers) {
     const claimed = new Set(w.claimed);
     const groups = Object.keys(w.groups)
@@ -287,14 +277,13 @@ export function renderStatus(s: StatusReport): string {
       w.name,
       stateOf.get(w.name) ?? '-',
       w.ttl >= 0 ? `${w.ttl}s` : 'gone',
-      w.capacity === null ? '-' : String(w.capacity),
-      `${w.load}/${w.fairShare}`,
+      ...wl.loadCells(w),
       String(w.assigned.length),
       String(w.claimed.length),
       groups,
     ]);
   }
-  if (s.workers.length === 0) rows.push(['(no worker online)', '', '', '', '', '', '', '']);
+  if (s.workers.length === 0) rows.push(['(no worker online)', ...head.map(() => '')]);
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   for (const r of rows)
     lines.push(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  '));
