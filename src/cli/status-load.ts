@@ -4,12 +4,16 @@ import { type NodeInfo, parseNodeInfo } from '../scheduler/node.js';
 import type { KeyValue, Store } from '../store/port.js';
 import { decodeTask } from '../task.js';
 
-/** The status table's columns for {@link loadCells}. */
-export const LOAD_COLUMNS = ['CAP', 'LOAD/FAIR'];
+/** The status table's columns but the last (tasks by group); {@link loadCells} gives CAP and LOAD/FAIR. */
+export const COLUMNS = ['WORKER', 'STATE', 'LEASE', 'CAP', 'LOAD/FAIR', 'ASSIGNED', 'CLAIMED'];
 
-/** A worker's capacity (`-`: it published none) and its load over its fair share, as table cells. */
-export function loadCells(w: WorkerLoad): string[] {
-  return [w.capacity === null ? '-' : String(w.capacity), `${w.load}/${w.fairShare}`];
+/** CAP (`-`: it published none), LOAD/FAIR and ASSIGNED (its task count), as table cells. */
+export function loadCells(w: WorkerLoad & { assigned: readonly string[] }): string[] {
+  return [
+    w.capacity === null ? '-' : String(w.capacity),
+    `${w.load}/${w.fairShare}`,
+    String(w.assigned.length),
+  ];
 }
 
 /** Task id → weight of every assignment under `taskPrefix` (a value that does not decode counts 1). */
@@ -75,4 +79,33 @@ export function fillFairShares(workers: WorkerLoad[]): void {
   for (const w of workers) {
     w.fairShare = capacity > 0 ? Math.round(((total * (w.capacity ?? 1)) / capacity) * 100) / 100 : 0;
   }
+}
+
+/**
+ * Reads the node values and the tasks' weights, and returns each online worker's capacity, load and fair
+ * share (over the workers of `workerKvs`).
+ */
+export async function loadReader(
+  store: Store,
+  k: Keys,
+  taskKvs: readonly KeyValue[],
+  workerKvs: readonly KeyValue[],
+): Promise<(name: string, assigned: readonly string[]) => WorkerLoad> {
+  const nodes = await readNodes(store, k);
+  const weights = taskWeights(taskKvs, k.taskPrefix);
+  const assignedTo = new Map<string, string[]>();
+  for (const kv of taskKvs) {
+    const rest = kv.key.slice(k.taskPrefix.length);
+    const slash = rest.indexOf('/');
+    if (slash <= 0) continue;
+    const w = rest.slice(0, slash);
+    assignedTo.set(w, [...(assignedTo.get(w) ?? []), rest.slice(slash + 1)]);
+  }
+  const loads = new Map<string, WorkerLoad>();
+  for (const kv of workerKvs) {
+    const name = kv.key.slice(k.workerPrefix.length);
+    loads.set(name, workerLoad(nodes.get(name), assignedTo.get(name) ?? [], weights));
+  }
+  fillFairShares([...loads.values()]);
+  return (name, assigned) => loads.get(name) ?? workerLoad(nodes.get(name), assigned, weights);
 }

@@ -116,8 +116,7 @@ export async function collectStatus(store: Store, root: string): Promise<StatusR
       host: typeof r.host === 'string' ? r.host : null,
     };
   });
-  const nodeOf = await wl.readNodes(store, k);
-  const weightOf = wl.taskWeights(tasks.kvs, k.taskPrefix);
+  const loadOf = await wl.loadReader(store, k, tasks.kvs, workers.kvs);
   const groupOf = new Map<string, string>();
   const assignedBy = new Map<string, string[]>();
   const allAssignments: { worker: string; id: string }[] = [];
@@ -164,11 +163,9 @@ export async function collectStatus(store: Store, root: string): Promise<StatusR
       };
       for (const id of assigned) slot(id).assigned.push(id);
       for (const id of claimed) slot(id).claimed.push(id);
-      const load = wl.workerLoad(nodeOf.get(name), assigned, weightOf);
-      return { name, lease: kv.lease, ttl: info.ttl, assigned, claimed, groups, ...load };
+      return { name, lease: kv.lease, ttl: info.ttl, assigned, claimed, groups, ...loadOf(name, assigned) };
     }),
   );
-  wl.fillFairShares(workerReports);
   const leases = new Map(markers.kvs.map((kv) => [kv.key, kv.lease]));
   const restarting = await Promise.all(
     [...restartingWorkers(markers.kvs, k.restartingPrefix)]
@@ -262,8 +259,7 @@ export function renderStatus(s: StatusReport): string {
   if (s.lastScheduleStale) lines.push(`  (stale: ${s.lastScheduleStale})`);
   lines.push('');
   const stateOf = new Map(s.control.workers.map((c) => [c.worker, c.state]));
-  const head = ['WORKER', 'STATE', 'LEASE', ...wl.LOAD_COLUMNS, 'ASSIGNED', 'CLAIMED'];
-  const rows = [[...head, 'TASKS BY GROUP (* = claimed)']];
+  const rows = [[...wl.COLUMNS, 'TASKS BY GROUP (* = claimed)']];
   for (const w of s.workers) {
     const claimed = new Set(w.claimed);
     const groups = Object.keys(w.groups)
@@ -278,12 +274,11 @@ export function renderStatus(s: StatusReport): string {
       stateOf.get(w.name) ?? '-',
       w.ttl >= 0 ? `${w.ttl}s` : 'gone',
       ...wl.loadCells(w),
-      String(w.assigned.length),
       String(w.claimed.length),
       groups,
     ]);
   }
-  if (s.workers.length === 0) rows.push(['(no worker online)', ...head.map(() => '')]);
+  if (s.workers.length === 0) rows.push(['(no worker online)', ...wl.COLUMNS.map(() => '')]);
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   for (const r of rows)
     lines.push(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  '));
