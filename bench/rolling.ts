@@ -43,7 +43,6 @@ export interface RollingResult {
 /** Moves a leave-then-join per worker costs under `plan` (each re-plan's moves + orphans taken by others). */
 function modelMoves(
   workers: string[],
-  tasks: Task[],
   plan: (ws: string[], current: Map<string, string[]>) => Map<string, Task[]>,
 ): number {
   let current = new Map<string, string[]>(workers.map((w) => [w, []]));
@@ -107,13 +106,11 @@ export async function benchRolling(cfg: BenchConfig): Promise<RollingResult> {
   const taskList: Task[] = Array.from({ length: tasks }, (_, i) => ({ id: `t${i}` }));
   const modelOurs = modelMoves(
     names,
-    taskList,
     (ws, current) => rebalance({ workers: ws, tasks: taskList, current }).target,
   );
   const random = seededRandom(15);
   const modelOriginal = modelMoves(
     names,
-    taskList,
     (ws, current) => originalPlan({ workers: ws, tasks: taskList, current }, random).target,
   );
   emit('rolling.model', { workers, tasks, modelOurs, modelOriginal });

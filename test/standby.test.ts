@@ -96,7 +96,10 @@ for (const factory of storeFactories()) {
       assert.equal(s4.state(), 'pending');
       assert.equal(w4.condition.reason, 'standby');
       // w4 looks again when w3's standby key goes; that watch event may arrive after the balance.
-      await waitFor(`w4 re-checked when w3 left the line (${w4Standbys} standby events)`, () => w4Standbys >= 2);
+      await waitFor(
+        `w4 re-checked when w3 left the line (${w4Standbys} standby events)`,
+        () => w4Standbys >= 2,
+      );
       assert.match(await f.metrics.registry.metrics(), /escheduler_worker_standby\{name="w3"\} 0/);
 
       await w2.stop();
