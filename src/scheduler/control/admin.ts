@@ -9,6 +9,7 @@ import type { Store } from '../../store/port.js';
 import { decodeTask, type Task } from '../../task.js';
 import { type Clock, systemClock } from '../../util/clock.js';
 import { checkName, type Keys, keys } from '../keys.js';
+import { nodeCapacities } from '../master/capacities.js';
 import { rfc3339, type ScheduleReport } from '../master/report.js';
 import { parseAssignment } from '../master/writes.js';
 import { validTasks, workersInGrace } from './inputs.js';
@@ -181,11 +182,14 @@ export class Admin {
     const first = await this.store.range(this.k.workerPrefix, { prefix: true, keysOnly: true });
     const revision = first.revision;
     const at = { prefix: true, revision } as const;
-    const [assigned, controlled, markers, status] = await Promise.all([
+    const capacityProblems: string[] = [];
+    const [assigned, controlled, markers, status, capacities] = await Promise.all([
       this.store.range(this.k.taskPrefix, at),
       this.store.range(this.k.controlPrefix, at),
       this.store.range(this.k.restartingPrefix, { ...at, keysOnly: true }),
       this.store.range(this.k.masterStatus, { revision }),
+      // the capacities the master plans with, so the dry run and the schedule agree
+      nodeCapacities(this.store, this.k.nodePrefix, capacityProblems, revision),
     ]);
     const workers = first.kvs
       .map((kv) => kv.key.slice(this.k.workerPrefix.length))
@@ -193,7 +197,7 @@ export class Admin {
     const hold = new Set(workersInGrace(markers.kvs, this.k.restartingPrefix, new Set(workers)));
     const stored = parseAssignment(assigned.kvs, this.k);
     const control = parseControl(controlled.kvs, this.k);
-    const problems = [...control.problems];
+    const problems = [...control.problems, ...capacityProblems];
     let desired: readonly Task[];
     if (options.tasks) desired = options.tasks;
     else {
@@ -221,7 +225,7 @@ export class Admin {
       }
     }
     const current = stored.current();
-    const plan = planWithControl({ workers, tasks, current, control, maxMoves, hold });
+    const plan = planWithControl({ workers, tasks, current, control, maxMoves, hold, capacities });
     return summarizePlan({ revision, workers, tasks, current, plan, maxMoves, problems });
   }
 

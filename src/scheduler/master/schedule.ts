@@ -209,7 +209,7 @@ async function apply(
       control,
       maxMoves: o.maxMoves,
       hold: new Set(restarting),
-      capacities: await nodeCapacities(ctx, report.errors),
+      capacities: await nodeCapacities(ctx.o.store, ctx.k.nodePrefix, report.errors),
     });
     const phases = writePhases(planUnits(plan, stored, k, online), stored, o.handoff);
     const guards = new WriteGuards(stored, phases);
