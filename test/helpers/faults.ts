@@ -399,13 +399,16 @@ export class FaultFleet {
   }
 
   /** SIGSTOP past the TTL (and rebalanceWait), then SIGCONT: a zombie that must not run beside its successor. */
-  async pauseWorker(ms = TTL * 1000 + REBALANCE_WAIT + 1_500, during?: () => Promise<void>): Promise<string> {
+  async pauseWorker(
+    ms = TTL * 1000 + REBALANCE_WAIT + 1_500,
+    during?: (worker: string, from: number) => Promise<void>,
+  ): Promise<string> {
     const leader = await this.leaderName().catch(() => undefined);
     const p = this.live().find((x) => x.name !== leader) ?? this.live()[0];
     const from = Date.now();
     p.cli.kill('SIGSTOP');
     try {
-      await during?.();
+      await during?.(p.name, from);
       await sleep(Math.max(0, from + ms - Date.now()));
     } finally {
       p.cli.kill('SIGCONT');
