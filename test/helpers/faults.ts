@@ -16,6 +16,7 @@ import { type RunHandler, Worker } from '../../src/scheduler/worker.js';
 import { EtcdStore } from '../../src/store/etcd.js';
 import type { Task } from '../../src/task.js';
 import { CliProcess, FIXTURES } from '../fixtures/cli-process.js';
+import { waitFor } from './async.js';
 import {
   type AssignInterval,
   type CheckReport,
@@ -109,9 +110,9 @@ export class FaultFleet {
     this.observed = Promise.all([this.observe(), this.observeWorkersAndStatus()]).then(() => undefined);
     for (let i = 0; i < this.options.workers; i++) {
       if (this.options.proxied) {
-        const port = this.options.http ? await freePort() : undefined;
-        const p = await this.spawnProxied(port ? ['--http', `127.0.0.1:${port}`] : []);
-        p.port = port;
+        if (this.options.http)
+          await this.withHttpPort((port) => this.spawnProxied(['--http', `127.0.0.1:${port}`]));
+        else await this.spawnProxied();
       } else if (this.options.http) await this.spawnHttp();
       else this.spawn();
     }
@@ -119,10 +120,36 @@ export class FaultFleet {
 
   /** {@link spawn} with `--http` on a free loopback port (`Proc.port`). */
   async spawnHttp(): Promise<Proc> {
-    const port = await freePort();
-    const p = this.spawn(['--http', `127.0.0.1:${port}`]);
-    p.port = port;
-    return p;
+    return this.withHttpPort(async (port) => this.spawn(['--http', `127.0.0.1:${port}`]));
+  }
+
+  /**
+   * Spawns a process with `--http` on a free port and waits until it answers there. freePort() releases
+   * the port before the child binds it, so another process of the suite can take it meanwhile: the child
+   * then exits at once with EADDRINUSE and is started again on another port (it never ran a task).
+   */
+  private async withHttpPort(spawn: (port: number) => Promise<Proc>): Promise<Proc> {
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort();
+      const p = await spawn(port);
+      p.port = port;
+      const up = await waitFor(
+        `${p.name}'s --http server to answer`,
+        async () => {
+          if (p.cli.proc.exitCode !== null || p.cli.proc.signalCode !== null) return 'exited';
+          await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(1_000) });
+          return 'up';
+        },
+        60_000,
+        100,
+      );
+      if (up === 'up') return p;
+      if (attempt >= 3 || !p.cli.stderr.includes('EADDRINUSE')) {
+        throw new Error(`${p.name} exited before its --http server answered:\n${p.cli.stderr.slice(-2000)}`);
+      }
+      this.procs.splice(this.procs.indexOf(p), 1);
+      await Promise.allSettled((p.proxies ?? []).map((x) => x.close()));
+    }
   }
 
   /** GETs `path` of a process's `--http` server: its status and JSON body, or the error (no answer in time). */
