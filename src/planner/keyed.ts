@@ -21,6 +21,8 @@
  * live workers) are reported as the keyed part of the lower bound.
  */
 
+import { QuotaHeap, tieBefore } from './pick.js';
+
 /** One bundle: the task indices sharing a key, and the key's hash for tie-breaks. */
 export interface Bundle {
   tasks: number[];
@@ -133,48 +135,17 @@ export function planBundles(
     (x, y) => bundles[y].tasks.length - bundles[x].tasks.length || bundles[x].hash - bundles[y].hash || x - y,
   );
   if (rest.length > 0) {
-    const heap = Array.from({ length: W }, (_, w) => w);
-    const pos = Int32Array.from(heap);
-    const less = (x: number, y: number) => {
-      const dx = load[x] - quota[x];
-      const dy = load[y] - quota[y];
-      return dx !== dy ? dx < dy : load[x] !== load[y] ? load[x] < load[y] : workerHash[x] < workerHash[y];
-    };
-    const swap = (i: number, j: number) => {
-      [heap[i], heap[j]] = [heap[j], heap[i]];
-      pos[heap[i]] = i;
-      pos[heap[j]] = j;
-    };
-    const down = (i: number) => {
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < W && less(heap[l], heap[m])) m = l;
-        if (r < W && less(heap[r], heap[m])) m = r;
-        if (m === i) return;
-        swap(i, m);
-        i = m;
-      }
-    };
-    for (let i = (W >> 1) - 1; i >= 0; i--) down(i);
+    const heap = new QuotaHeap(W, quota, load, workerHash);
     for (const i of rest) {
-      const top = heap[0];
+      const top = heap.top;
       const p = heldBy[i];
       const w = p >= 0 && load[p] - quota[p] === load[top] - quota[top] ? p : top;
       owner[i] = w;
       load[w] += bundles[i].tasks.length;
-      down(pos[w]);
+      heap.sink(w);
     }
   }
   return { owner, forcedMoves };
-}
-
-function tieBefore(w: number, best: number, keyHash: number, workerHash: Uint32Array): boolean {
-  if (best < 0) return true;
-  const hw = (workerHash[w] ^ keyHash) >>> 0;
-  const hb = (workerHash[best] ^ keyHash) >>> 0;
-  return hw !== hb ? hw < hb : w < best;
 }
 
 /**

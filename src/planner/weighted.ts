@@ -48,6 +48,7 @@
  */
 
 import { shares } from './capacity.js';
+import { QuotaHeap, tieBefore } from './pick.js';
 
 /**
  * The bundles, flattened: bundle b holds tasks `tasks[start[b] .. start[b + 1])`, weighs `weight[b]`, and
@@ -245,33 +246,7 @@ export function planWeighted(
   }
   if (byWeight.size === 0) return { owner, forcedMoves, movedWeightBound };
   const weights = [...byWeight.keys()].sort((x, y) => y - x);
-  const heap = Array.from({ length: W }, (_, w) => w);
-  const pos = Int32Array.from(heap);
-  const less = (x: number, y: number) => {
-    const dx = quota[x] - load[x];
-    const dy = quota[y] - load[y];
-    return dx !== dy ? dx > dy : load[x] !== load[y] ? load[x] < load[y] : workerHash[x] < workerHash[y];
-  };
-  const swap = (i: number, j: number) => {
-    const t = heap[i];
-    heap[i] = heap[j];
-    heap[j] = t;
-    pos[heap[i]] = i;
-    pos[heap[j]] = j;
-  };
-  const down = (i: number) => {
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < W && less(heap[l], heap[m])) m = l;
-      if (r < W && less(heap[r], heap[m])) m = r;
-      if (m === i) return;
-      swap(i, m);
-      i = m;
-    }
-  };
-  for (let i = (W >> 1) - 1; i >= 0; i--) down(i);
+  const heap = new QuotaHeap(W, quota, load, workerHash);
   for (const wt of weights) {
     const list = byWeight.get(wt)!;
     list.sort((x, y) => tie(bundles, x, y));
@@ -294,22 +269,15 @@ export function planWeighted(
       break;
     }
     for (const i of list) {
-      const top = heap[0];
+      const top = heap.top;
       const p = heldBy[i];
       const w = p >= 0 && quota[p] - load[p] === quota[top] - load[top] ? p : top;
       owner[i] = w;
       load[w] += wt;
-      down(pos[w]);
+      heap.sink(w);
     }
   }
   return { owner, forcedMoves, movedWeightBound };
-}
-
-function tieBefore(w: number, best: number, keyHash: number, workerHash: Uint32Array): boolean {
-  if (best < 0) return true;
-  const hw = (workerHash[w] ^ keyHash) >>> 0;
-  const hb = (workerHash[best] ^ keyHash) >>> 0;
-  return hw !== hb ? hw < hb : w < best;
 }
 
 /**
