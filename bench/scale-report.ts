@@ -25,6 +25,8 @@ export interface ScalePoint {
   masterRssAfterGcMB: number;
   masterMaxRssMB: number;
   masterBaselineRssMB: number;
+  /** Node flags of the master's process. */
+  masterFlags?: string;
   bytesPerTask: number;
   dbMB: number;
   dbInUseMB: number;
@@ -144,6 +146,7 @@ export function markdownTable(points: ScalePoint[]): string {
       (p) => `${p.masterRssMB} · ${p.masterRssAfterGcMB} · ${p.masterMaxRssMB} MB`,
     ],
     ['  per task (after GC − baseline)', (p) => `${p.bytesPerTask} B`],
+    ['  master node flags', (p) => (p.masterFlags ? `\`${p.masterFlags}\`` : 'defaults')],
     ['planner first · no-change', (p) => `${p.planner?.firstMs} · ${p.planner?.noChangeMs} ms`],
     [
       'planner join · leave (moves)',

@@ -17,7 +17,7 @@
  * started (etcd, the master child, the planner child) is stopped by pid, also on failure and at the
  * deadline (10 min with `--quick`, 60 min without).
  *
- * Usage: npm run bench:scale [-- --quick] [--points 1000x10,10000x100]
+ * Usage: npm run bench:scale [-- --quick] [--points=1000x10,10000x100] [--master-flags='--max-semi-space-size=64']
  */
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -56,6 +56,16 @@ const POINTS: [number, number][] = pointsFlag
       ...(quick ? [] : ([[1_000_000, 10_000]] as [number, number][])),
     ];
 const DEADLINE_MS = quick ? 10 * 60_000 : 60 * 60_000;
+/**
+ * Node flags of the master's process: by default the young generation docs/OPERATIONS.md recommends for a
+ * master of a large fleet (`--master-flags=` runs it with Node's defaults, for comparison).
+ */
+const MASTER_FLAGS = (
+  argv.find((a) => a.startsWith('--master-flags='))?.slice('--master-flags='.length) ??
+  '--max-semi-space-size=64'
+)
+  .split(' ')
+  .filter((f) => f.length > 0);
 /** Real workers per point (the others are keys). */
 const SAMPLE = 2;
 const DOCS = join(BENCH_DIR, '..', 'docs');
@@ -177,16 +187,20 @@ async function point(endpoints: string[], T: number, W: number): Promise<ScalePo
       await w.start();
       sample.push(w);
     }
-    child = new Child('master', {
-      endpoints,
-      root,
-      name: 'scale-master',
-      tasks: T,
-      maxNumNodes: W + 2,
-      ttl: 10,
-      rebalanceWait: 300,
-      io: true,
-    });
+    child = new Child(
+      'master',
+      {
+        endpoints,
+        root,
+        name: 'scale-master',
+        tasks: T,
+        maxNumNodes: W + 2,
+        ttl: 10,
+        rebalanceWait: 300,
+        io: true,
+      },
+      MASTER_FLAGS,
+    );
     const baseline = (await child.next('ready', 60_000)).footprint as Record<string, number>;
     const first = await child.next('schedule', timeout);
     const firstReport = first.report as Record<string, number>;
@@ -248,6 +262,7 @@ async function point(endpoints: string[], T: number, W: number): Promise<ScalePo
       masterRssAfterGcMB: fp.rssAfterGcMB,
       masterMaxRssMB: fp.maxRssMB,
       masterBaselineRssMB: baseline.rssMB,
+      masterFlags: MASTER_FLAGS.join(' '),
       bytesPerTask: Math.round(((fp.rssAfterGcMB - baseline.rssMB) * 1048576) / T),
       ...db,
       load: loadavg().map((x) => round(x, 2)),

@@ -317,8 +317,11 @@ describe('write guards', () => {
       [{ type: 'put' as const, key: k.task('w2', 'n'), value: 'x' }],
     ];
     // handoff 'none': the rewrite is a delete now, the put in a second phase.
-    const phases = writePhases(units, stored, 'none');
-    const guards = new WriteGuards(stored, phases);
+    const guards = new WriteGuards(
+      stored,
+      units.flat().map((op) => op.key),
+    );
+    const phases = writePhases(units, stored, 'none').map((p) => [...p]);
     assert.deepEqual(guards.compare(phases[0][0][0]), {
       key: k.task('w1', 'b'),
       target: 'mod',

@@ -45,7 +45,7 @@ function storedKvs(held: Record<string, Task[]>, extra: { key: string; value: st
 describe('batchUnits: txns etcd accepts', () => {
   it(`puts at most ${MAX_TXN_OPS} ops in a txn, in order`, () => {
     const units = Array.from({ length: 300 }, (_, i) => [put(`/app/task/w/t${i}`)]);
-    const batches = batchUnits(units);
+    const batches = [...batchUnits(units)];
     assert.deepEqual(
       batches.map((b) => b.length),
       [128, 128, 44],
@@ -58,7 +58,7 @@ describe('batchUnits: txns etcd accepts', () => {
     const units: TxnUnit[] = Array.from({ length: 127 }, (_, i) => [put(`/app/task/w/t${i}`)]);
     const move = [del('/app/task/a/m'), put('/app/task/b/m')];
     units.push(move, [put('/app/task/w/last')]);
-    const batches = batchUnits(units);
+    const batches = [...batchUnits(units)];
     assert.equal(batches.length, 2);
     assert.equal(batches[0].length, 127);
     assert.deepEqual(batches[1], [...move, put('/app/task/w/last')]);
@@ -67,7 +67,7 @@ describe('batchUnits: txns etcd accepts', () => {
   it(`keeps a txn under ${MAX_BATCH_BYTES} bytes of keys and values (etcd: ${MAX_REQUEST_BYTES} per request)`, () => {
     const big = 'x'.repeat(600 * 1024);
     const units = Array.from({ length: 7 }, (_, i) => [put(`/app/task/w/big${i}`, big)]);
-    const batches = batchUnits(units);
+    const batches = [...batchUnits(units)];
     assert.deepEqual(
       batches.map((b) => b.length),
       [2, 2, 2, 1],
@@ -82,23 +82,35 @@ describe('batchUnits: txns etcd accepts', () => {
 
   it('a unit larger than the limits on its own gets a txn of its own', () => {
     const units = [[put('a')], [put('b', 'y'.repeat(100)), put('c', 'y'.repeat(100))], [put('d')]];
-    const batches = batchUnits(units, { maxOps: 128, maxBytes: 150 });
+    const batches = [...batchUnits(units, { maxOps: 128, maxBytes: 150 })];
     assert.deepEqual(
       batches.map((b) => b.map((op) => op.key)),
       [['a'], ['b', 'c'], ['d']],
     );
   });
 
-  it('writes a key once: a later op on a written key is dropped, the rest of its unit kept', () => {
-    const batches = batchUnits([[put('a')], [del('a'), put('b')], [put('b', 'w')], [del('c')], [del('c')]]);
-    assert.deepEqual(batches, [[put('a'), put('b'), del('c')]]);
-    etcdAccepts(batches[0]);
+  it("keeps every op: writing each key once is the units' promise (planUnits), not filtered here", () => {
+    const units = [[put('a')], [del('b'), put('c')], [del('d')]];
+    assert.deepEqual([...batchUnits(units)], [[put('a'), del('b'), put('c'), del('d')]]);
+  });
+
+  it('packs lazily: a txn is made when the one before was taken', () => {
+    let made = 0;
+    function* units() {
+      for (let i = 0; i < 1000; i++) {
+        made++;
+        yield [put(`/app/task/w/t${i}`)];
+      }
+    }
+    const it = batchUnits(units());
+    assert.equal(it.next().value?.length, 128);
+    assert.equal(made, 129, 'one unit past the first txn, no more');
   });
 
   it('keeps priority order across txns', () => {
     const tasks: Task[] = Array.from({ length: 400 }, (_, i) => ({ id: `t${i}`, priority: i % 7 }));
     const plan = rebalance({ workers: ['w1', 'w2', 'w3'], tasks });
-    const batches = batchUnits(planUnits(plan, parseAssignment([], k), k, new Set(['w1', 'w2', 'w3'])));
+    const batches = [...batchUnits(planUnits(plan, parseAssignment([], k), k, new Set(['w1', 'w2', 'w3'])))];
     assert.ok(batches.length >= 4);
     const priorities = batches.flat().map((op) => {
       assert.equal(op.type, 'put');
@@ -132,7 +144,7 @@ describe('planUnits: from the plan to txn units', () => {
       [['w1', ['t1']]],
     );
     const plan = rebalance({ workers: ['w1'], tasks: [t1], current: stored.current() });
-    const units = planUnits(plan, stored, k, new Set(['w1']));
+    const units = [...planUnits(plan, stored, k, new Set(['w1']))];
     assert.deepEqual(
       units,
       extra.map((e) => [del(e.key)]),
@@ -146,7 +158,7 @@ describe('planUnits: from the plan to txn units', () => {
     const stored = parseAssignment(storedKvs({ w1: ts, dead: [t9] }), k);
     const plan = rebalance({ workers: ['w1', 'w2'], tasks: [...ts, t9], current: stored.current() });
     assert.equal(plan.moves, 2);
-    const units = planUnits(plan, stored, k, new Set(['w1', 'w2']));
+    const units = [...planUnits(plan, stored, k, new Set(['w1', 'w2']))];
     const moves = units.filter((u) => u.length === 2);
     assert.equal(moves.length, 2);
     for (const [d, p] of moves) {
@@ -165,9 +177,10 @@ describe('planUnits: from the plan to txn units', () => {
     const stored = parseAssignment(storedKvs({ w1: [{ id: 'a', priority: 1 }, { id: 'b' }] }), k);
     const tasks: Task[] = [{ id: 'a', priority: 2 }, { id: 'b' }];
     const plan = rebalance({ workers: ['w1'], tasks, current: stored.current() });
-    assert.deepEqual(planUnits(plan, stored, k, new Set(['w1'])), [
-      [put(k.task('w1', 'a'), encodeTask(tasks[0]))],
-    ]);
+    assert.deepEqual(
+      [...planUnits(plan, stored, k, new Set(['w1']))],
+      [[put(k.task('w1', 'a'), encodeTask(tasks[0]))]],
+    );
   });
 });
 
@@ -223,7 +236,8 @@ describe('plan → units → txns (property)', () => {
           k,
         );
         const plan = rebalance({ workers, tasks: desired, current: stored.current() });
-        const batches = batchUnits(planUnits(plan, stored, k, online));
+        const writes = planUnits(plan, stored, k, online);
+        const batches = [...batchUnits(writes)];
 
         const written = new Set<string>();
         const batchOf = new Map<string, number>();
@@ -237,6 +251,14 @@ describe('plan → units → txns (property)', () => {
             batchOf.set(`${op.type} ${op.key}`, i);
           }
         });
+
+        // The guards' premise: the keys written that were stored when planned are the writes' storedKeys;
+        // every other op is a put of a key absent then (guarded "create = 0").
+        const storedKeys = new Set(writes.storedKeys());
+        for (const op of batches.flat()) {
+          if (kvs.has(op.key)) assert.ok(storedKeys.has(op.key), `${op.type} ${op.key} not in storedKeys`);
+          else assert.ok(op.type === 'put' && !storedKeys.has(op.key), `${op.type} ${op.key}`);
+        }
 
         // Applying the txns to the store gives exactly the plan's target, values included.
         const after = new Map(kvs);
@@ -293,18 +315,9 @@ describe('plan → units → txns (property)', () => {
           const units: WriteOp[][] = raw.map((u) =>
             u.map((o) => (o.type === 'put' ? put(o.key, 'v'.repeat(o.size)) : del(o.key))),
           );
-          const batches = batchUnits(units, { maxOps, maxBytes });
-          // Expected: each unit less the ops on keys seen before, in order, empty units gone.
-          const seen = new Set<string>();
-          const kept = units
-            .map((u) =>
-              u.filter((op) => {
-                if (seen.has(op.key)) return false;
-                seen.add(op.key);
-                return true;
-              }),
-            )
-            .filter((u) => u.length > 0);
+          const batches = [...batchUnits(units, { maxOps, maxBytes })];
+          // Expected: every op of every unit, in order.
+          const kept = units.filter((u) => u.length > 0);
           assert.deepEqual(batches.flat(), kept.flat());
           // Units whole: each kept unit lies inside one batch; a batch over a limit holds a single unit.
           let b = 0;
@@ -355,15 +368,20 @@ describe("writePhases: handoff 'none' writes a changed value as delete, then put
       [{ type: 'put', key: '/r/task/w1/a', value: 'changed' }],
     ];
     assert.deepEqual(writePhases(units, stored, 'claim'), [units]);
-    const [first, second, ...rest] = writePhases(units, stored, 'none');
+    const [firstPhase, secondPhase, ...rest] = writePhases(units, stored, 'none');
+    // In order: the second phase is what iterating the first set aside.
+    const first = [...firstPhase];
+    const second = [...secondPhase];
     assert.deepEqual(first, [units[0], units[1], units[2], [{ type: 'delete', key: '/r/task/w1/a' }]]);
     assert.deepEqual(second, [units[3]]);
     assert.equal(rest.length, 0);
     // Batched phase by phase, the delete and the put of one key never share a txn.
-    const txns = [first, second].flatMap((p) => batchUnits(p));
+    const txns = [first, second].flatMap((p) => [...batchUnits(p)]);
     const i = txns.findIndex((t) => t.some((op) => op.type === 'delete' && op.key === '/r/task/w1/a'));
     const j = txns.findIndex((t) => t.some((op) => op.type === 'put' && op.key === '/r/task/w1/a'));
     assert.ok(i >= 0 && j > i, `delete in txn ${i}, put in txn ${j}`);
-    assert.deepEqual(writePhases(units.slice(0, 3), stored, 'none'), [units.slice(0, 3)]);
+    const [onlyFirst, none] = writePhases(units.slice(0, 3), stored, 'none');
+    assert.deepEqual([...onlyFirst], units.slice(0, 3));
+    assert.deepEqual([...none], [], 'no rewrite, no second phase');
   });
 });

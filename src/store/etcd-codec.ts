@@ -29,6 +29,7 @@ export function leaseIdToDecimal(id: LeaseId): string {
 
 /** etcd3 lease id (decimal string) → port lease id (lowercase hex, `'0'` for none). */
 export function leaseIdFromDecimal(id: string | number): LeaseId {
+  if (id === '0' || id === 0) return '0'; // most keys: no BigInt per key of a large listing or watch
   return BigInt(id).toString(16);
 }
 
@@ -60,19 +61,21 @@ export function rangeRequest(key: string, options: RangeOptions): IRangeRequest 
   };
 }
 
+/** A compare as etcd3's message (no spread: a txn of a schedule carries 128 of them). */
 export function toCompare(c: Compare): ICompare {
-  const base: ICompare = { key: bytes(c.key), result: COMPARE_RESULT[c.op] };
+  const key = bytes(c.key);
+  const result = COMPARE_RESULT[c.op];
   switch (c.target) {
     case 'create':
-      return { ...base, target: 'Create', create_revision: c.value };
+      return { key, result, target: 'Create', create_revision: c.value };
     case 'mod':
-      return { ...base, target: 'Mod', mod_revision: c.value };
+      return { key, result, target: 'Mod', mod_revision: c.value };
     case 'version':
-      return { ...base, target: 'Version', version: c.value };
+      return { key, result, target: 'Version', version: c.value };
     case 'value':
-      return { ...base, target: 'Value', value: bytes(c.value) };
+      return { key, result, target: 'Value', value: bytes(c.value) };
     case 'lease':
-      return { ...base, target: 'Lease', lease: c.value === NO_LEASE ? 0 : leaseIdToDecimal(c.value) };
+      return { key, result, target: 'Lease', lease: c.value === NO_LEASE ? 0 : leaseIdToDecimal(c.value) };
   }
 }
 

@@ -11,7 +11,7 @@
  */
 import type { Compare } from '../../store/port.js';
 import type { StoredAssignment } from './assignment.js';
-import type { TxnUnit, WriteOp } from './writes.js';
+import type { WriteOp } from './writes.js';
 
 /** Re-plans after a stale view before the schedule gives up (and is retried after `ERROR_RETRY_DELAY`). */
 export const MAX_RESYNCS = 3;
@@ -23,28 +23,19 @@ export class StaleViewError extends Error {
 
 export class WriteGuards {
   /**
-   * Key → mod revision expected now; a key not here is expected absent. Taken at plan time for the keys
-   * the view held (a first assignment of new keys stores nothing), then moved on by our txns for the keys
-   * a later phase writes again (handoff 'none': a delete, then a put).
+   * Key → mod revision expected now, for the keys stored when the plan was made that the schedule deletes
+   * or rewrites; a key not here is expected absent (every other key a schedule writes is a new
+   * assignment). Moved on by our own txns for a key a later phase writes again (handoff 'none': a delete,
+   * then a put). Never larger than those keys: a first assignment of a million new keys holds nothing here.
    */
-  private readonly expected = new Map<string, number | undefined>();
-  private readonly again = new Set<string>();
+  private readonly expected = new Map<string, number>();
 
-  /** Captures, at plan time, the stored revision of every key `phases` write. */
-  constructor(stored: Pick<StoredAssignment, 'entry'>, phases: readonly (readonly TxnUnit[])[]) {
-    const phaseOf = new Map<string, number>();
-    phases.forEach((units, p) => {
-      for (const unit of units) {
-        for (const op of unit) {
-          const seen = phaseOf.get(op.key);
-          if (seen !== undefined && seen !== p) this.again.add(op.key);
-          if (seen !== undefined) continue;
-          phaseOf.set(op.key, p);
-          const mod = stored.entry(op.key)?.mod;
-          if (mod !== undefined) this.expected.set(op.key, mod);
-        }
-      }
-    });
+  /** Captures, at plan time, the stored revision of `keys` (the keys the schedule deletes or rewrites). */
+  constructor(stored: Pick<StoredAssignment, 'entry'>, keys: Iterable<string>) {
+    for (const key of keys) {
+      const mod = stored.entry(key)?.mod;
+      if (mod !== undefined) this.expected.set(key, mod);
+    }
   }
 
   /** The compare that must hold for `op` to be written. */
@@ -55,12 +46,11 @@ export class WriteGuards {
       : { key: op.key, target: 'mod', op: '=', value: mod };
   }
 
-  /** Records a txn of ours that committed at `revision`. */
+  /** Records a txn of ours that committed at `revision`: a key it deleted is absent, one it put is at `revision`. */
   committed(ops: readonly WriteOp[], revision: number): void {
     for (const op of ops) {
-      if (!this.again.has(op.key)) continue;
-      if (op.type === 'put') this.expected.set(op.key, revision);
-      else this.expected.delete(op.key);
+      if (op.type === 'delete') this.expected.delete(op.key);
+      else if (this.expected.has(op.key)) this.expected.set(op.key, revision);
     }
   }
 }

@@ -211,8 +211,9 @@ async function apply(
       hold: new Set(restarting),
       capacities: await nodeCapacities(ctx.o.store, ctx.k.nodePrefix, report.errors),
     });
-    const phases = writePhases(planUnits(plan, stored, k, online), stored, o.handoff);
-    const guards = new WriteGuards(stored, phases);
+    const writes = planUnits(plan, stored, k, online);
+    const guards = new WriteGuards(stored, writes.storedKeys());
+    const phases = writePhases(writes, stored, o.handoff);
     report.moves = plan.moves;
     report.restarting = restarting;
     report.held = 0;
@@ -255,31 +256,76 @@ async function apply(
 }
 
 /**
+ * Txns of a schedule in flight at once. A txn of puts only — new assignments, rewrites — need not wait for
+ * the one before: their keys differ (a key is written once per phase), so only the order etcd applies
+ * them in may differ, within this many. A first assignment of a million tasks is bound by the round trips
+ * of its 7,900 txns, not by etcd's work on each (BENCHMARKS.md, `npm run bench:scale`).
+ */
+export const WRITE_PIPELINE = 4;
+
+/**
  * Writes the batches in order, each in a txn fenced on the election key and guarded on every key it
- * writes; returns how many. A refused txn is NotLeaderError when the fence failed, else StaleViewError.
+ * writes; returns how many. Up to {@link WRITE_PIPELINE} txns of puts are in flight at once; a txn with a
+ * delete (a revocation, a move) waits for every txn before it and is written alone, so a task leaves its
+ * old worker before later assignments land, as when written one by one. A refused txn stops the writing
+ * (the txns in flight finish) and is NotLeaderError when the fence failed, else StaleViewError.
  */
 async function writeBatches(
   ctx: MasterContext,
-  batches: WriteOp[][],
+  batches: Iterable<WriteOp[]>,
   guards: WriteGuards,
   term: Term,
   own: Set<number>,
 ): Promise<number> {
-  for (const success of batches) {
-    if (term.signal.aborted) throw term.signal.reason;
-    const compare = [term.fence, ...success.map((op) => guards.compare(op))];
-    const res = await ctx.o.store.txn({ compare, success });
-    if (!res.succeeded) {
-      await checkFence(ctx, term.fence);
-      throw new StaleViewError(
-        `a txn of ${success.length} ops was refused: a key it writes changed behind the master's view`,
-      );
+  const inFlight = new Set<Promise<void>>();
+  let sent = 0;
+  let failure: { error: unknown } | undefined;
+  let refused = 0; // ops of the first refused txn
+  const write = async (success: WriteOp[]): Promise<void> => {
+    try {
+      const compare = [term.fence, ...success.map((op) => guards.compare(op))];
+      const res = await ctx.o.store.txn({ compare, success });
+      if (!res.succeeded) {
+        refused ||= success.length;
+        return;
+      }
+      guards.committed(success, res.revision);
+      term.lastWrite = Math.max(term.lastWrite, res.revision);
+      own.add(res.revision);
+    } catch (error) {
+      failure ??= { error };
     }
-    guards.committed(success, res.revision);
-    term.lastWrite = res.revision;
-    own.add(res.revision);
+  };
+  const send = (success: WriteOp[]) => {
+    const p: Promise<void> = write(success).finally(() => inFlight.delete(p));
+    inFlight.add(p);
+    sent++;
+    return p;
+  };
+  const settle = async (max: number) => {
+    while (inFlight.size > max) await Promise.race(inFlight);
+  };
+  try {
+    for (const success of batches) {
+      if (term.signal.aborted) break;
+      const alone = success.some((op) => op.type === 'delete');
+      await settle(alone ? 0 : WRITE_PIPELINE - 1);
+      if (failure || refused) break;
+      if (alone) await send(success);
+      else void send(success);
+    }
+  } finally {
+    await settle(0);
   }
-  return batches.length;
+  if (failure) throw failure.error;
+  if (refused) {
+    await checkFence(ctx, term.fence);
+    throw new StaleViewError(
+      `a txn of ${refused} ops was refused: a key it writes changed behind the master's view`,
+    );
+  }
+  if (term.signal.aborted) throw term.signal.reason;
+  return sent;
 }
 
 /** Throws NotLeaderError when the fence no longer holds. */

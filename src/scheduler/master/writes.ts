@@ -34,42 +34,81 @@ export const opBytes = (op: WriteOp): number =>
   utf8Length(op.key) + (op.type === 'put' ? utf8Length(op.value) : 0) + 16;
 
 /**
- * The units that take the stored assignment to the plan's target, in the order they must be written:
+ * The units that take the stored assignment to a plan's target, in the order they must be written:
  * malformed keys deleted, then revocations, then assignments (highest priority first, as the plan lists
  * them; a move's delete travels with its put), then rewrites of tasks that stay but whose value changed.
  * A move is paired only when the task leaves a live (`online`) worker: a dead worker's key goes on its own.
+ *
+ * Every key is written once (the plan holds each id once per worker, and an assignment goes to a worker
+ * that does not hold the task). The deletes and rewrites — keys stored when planned — are made here, at
+ * plan time; the assignments' puts, one per new key (a million on a first assignment), are made as the
+ * units are iterated, so a schedule holds the ops of the txns in flight, not those of the whole plan.
  */
+export class PlannedWrites implements Iterable<TxnUnit> {
+  private readonly head: TxnUnit[] = [];
+  private readonly rewrites: TxnUnit[] = [];
+  /** Task id → the live worker it leaves (a move: its delete travels with its put). */
+  private readonly movedFrom = new Map<string, string>();
+
+  constructor(
+    private readonly plan: Pick<RebalanceResult, 'assign' | 'revoke' | 'target'>,
+    stored: StoredAssignment,
+    private readonly k: Pick<Keys, 'task'>,
+    online: ReadonlySet<string>,
+  ) {
+    const fromLive = new Map<string, string>(); // id -> first live worker it is revoked from
+    for (const r of plan.revoke) {
+      if (online.has(r.worker) && !fromLive.has(r.id)) fromLive.set(r.id, r.worker);
+    }
+    if (fromLive.size > 0) {
+      for (const a of plan.assign) {
+        const from = fromLive.get(a.task.id);
+        if (from !== undefined) this.movedFrom.set(a.task.id, from);
+      }
+    }
+    for (const key of stored.malformed.keys()) this.head.push([{ type: 'delete', key }]);
+    for (const r of plan.revoke) {
+      if (this.movedFrom.get(r.id) !== r.worker)
+        this.head.push([{ type: 'delete', key: k.task(r.worker, r.id) }]);
+    }
+    for (const [worker, list] of plan.target) {
+      const held = stored.held(worker);
+      if (!held) continue;
+      for (const task of list) {
+        const old = held.get(task.id)?.value;
+        if (old === undefined) continue;
+        const value = encodeTask(task);
+        if (old !== value) this.rewrites.push([{ type: 'put', key: k.task(worker, task.id), value }]);
+      }
+    }
+  }
+
+  *[Symbol.iterator](): Iterator<TxnUnit> {
+    yield* this.head;
+    for (const a of this.plan.assign) {
+      const from = this.movedFrom.size > 0 ? this.movedFrom.get(a.task.id) : undefined;
+      const put: WriteOp = { type: 'put', key: this.k.task(a.worker, a.task.id), value: encodeTask(a.task) };
+      yield from === undefined ? [put] : [{ type: 'delete', key: this.k.task(from, a.task.id) }, put];
+    }
+    yield* this.rewrites;
+  }
+
+  /** The keys these units delete or rewrite: stored when planned, each guarded on its stored revision. */
+  *storedKeys(): IterableIterator<string> {
+    for (const unit of this.head) yield unit[0].key;
+    for (const [id, from] of this.movedFrom) yield this.k.task(from, id);
+    for (const unit of this.rewrites) yield unit[0].key;
+  }
+}
+
+/** The units that take `stored` to the plan's target (see {@link PlannedWrites}). */
 export function planUnits(
   plan: Pick<RebalanceResult, 'assign' | 'revoke' | 'target'>,
   stored: StoredAssignment,
   k: Pick<Keys, 'task'>,
   online: ReadonlySet<string>,
-): TxnUnit[] {
-  const assigned = new Set<string>();
-  for (const a of plan.assign) assigned.add(a.task.id);
-  const revokedFrom = new Map<string, string>(); // id -> live worker it leaves, for moves
-  const units: TxnUnit[] = [];
-  for (const key of stored.malformed.keys()) units.push([{ type: 'delete', key }]);
-  for (const r of plan.revoke) {
-    if (assigned.has(r.id) && online.has(r.worker) && !revokedFrom.has(r.id)) revokedFrom.set(r.id, r.worker);
-    else units.push([{ type: 'delete', key: k.task(r.worker, r.id) }]);
-  }
-  for (const a of plan.assign) {
-    const from = revokedFrom.get(a.task.id);
-    const put: WriteOp = { type: 'put', key: k.task(a.worker, a.task.id), value: encodeTask(a.task) };
-    units.push(from === undefined ? [put] : [{ type: 'delete', key: k.task(from, a.task.id) }, put]);
-  }
-  for (const [worker, list] of plan.target) {
-    const held = stored.held(worker);
-    if (!held) continue;
-    for (const task of list) {
-      const old = held.get(task.id)?.value;
-      if (old === undefined) continue;
-      const value = encodeTask(task);
-      if (old !== value) units.push([{ type: 'put', key: k.task(worker, task.id), value }]);
-    }
-  }
-  return units;
+): PlannedWrites {
+  return new PlannedWrites(plan, stored, k, online);
 }
 
 /**
@@ -77,55 +116,50 @@ export function planUnits(
  * With `'none'` (fleets mixed with the Go original), a value rewritten in place — a put on a key that is
  * stored now — becomes a delete in the first phase and the put in a second one, so a Go worker sees `del`
  * then `add` instead of a second `add` for a task it runs. The phases need separate txns: etcd refuses a
- * key twice in one txn, and {@link batchUnits} writes a key once.
+ * key twice in one txn. Lazy: the second phase is what iterating the first set aside, so the phases must
+ * be iterated in order (a guard on every key catches a view that changed meanwhile).
  */
 export function writePhases(
-  units: readonly TxnUnit[],
+  units: Iterable<TxnUnit>,
   stored: Pick<StoredAssignment, 'entry'>,
   handoff: 'claim' | 'none',
-): TxnUnit[][] {
-  if (handoff === 'claim') return [[...units]];
-  const first: TxnUnit[] = [];
+): Iterable<TxnUnit>[] {
+  if (handoff === 'claim') return [units];
   const second: TxnUnit[] = [];
-  for (const unit of units) {
-    const op = unit[0];
-    if (unit.length === 1 && op.type === 'put' && stored.entry(op.key) !== undefined) {
-      first.push([{ type: 'delete', key: op.key }]);
-      second.push(unit);
-    } else first.push(unit);
+  function* first(): Generator<TxnUnit> {
+    for (const unit of units) {
+      const op = unit[0];
+      if (unit.length === 1 && op.type === 'put' && stored.entry(op.key) !== undefined) {
+        yield [{ type: 'delete', key: op.key }];
+        second.push(unit);
+      } else yield unit;
+    }
   }
-  return second.length > 0 ? [first, second] : [first];
+  return [first(), second];
 }
 
 /**
- * Packs units, in order, into txns of at most `maxOps` ops and `maxBytes` bytes; a unit is never split.
- * A key is written once: an op on a key an earlier op wrote is dropped (etcd refuses a txn that puts a key
- * twice or puts and deletes it). A unit larger than the limits on its own gets a txn of its own.
+ * Packs units, in order, into txns of at most `maxOps` ops and `maxBytes` bytes; a unit is never split,
+ * and a unit larger than the limits on its own gets a txn of its own. Lazy: a txn is packed when the one
+ * before it was taken. The units must write each key once (etcd refuses a txn that writes a key twice).
  */
-export function batchUnits(
+export function* batchUnits(
   units: Iterable<TxnUnit>,
   limits: BatchLimits = { maxOps: MAX_TXN_OPS, maxBytes: MAX_BATCH_BYTES },
-): WriteOp[][] {
-  const used = new Set<string>();
-  const batches: WriteOp[][] = [];
+): Generator<WriteOp[]> {
   let batch: WriteOp[] = [];
   let bytes = 0;
-  for (const unit of units) {
-    const ops = unit.filter((op) => {
-      if (used.has(op.key)) return false;
-      used.add(op.key);
-      return true;
-    });
+  for (const ops of units) {
     if (ops.length === 0) continue;
-    const size = ops.reduce((n, op) => n + opBytes(op), 0);
+    let size = 0;
+    for (const op of ops) size += opBytes(op);
     if (batch.length > 0 && (batch.length + ops.length > limits.maxOps || bytes + size > limits.maxBytes)) {
-      batches.push(batch);
+      yield batch;
       batch = [];
       bytes = 0;
     }
-    batch.push(...ops);
+    for (const op of ops) batch.push(op);
     bytes += size;
   }
-  if (batch.length > 0) batches.push(batch);
-  return batches;
+  if (batch.length > 0) yield batch;
 }
