@@ -297,6 +297,41 @@ for (const factory of storeFactories()) {
         await ts.close();
       }
     });
+
+    it('a stale view during a pipelined first assignment: the txns in flight finish, the refused one stops the writing, the plan is redone', async () => {
+      const ts = await factory.create();
+      let desired: Task[] = [];
+      const m = await leadingMaster(ts, uniqueRoot('view-pipeline'), () => desired);
+      const { k, gated } = m;
+      try {
+        // Behind the cut watches, someone writes the key the plan's last txn will create: t999 on w1.
+        gated.pauseWatches();
+        await ts.store.put(k.task('w1', 't999'), encodeTask({ id: 't999', priority: 5 }));
+        // 1000 tasks: 8 txns of puts, t999 (lowest priority) in the last one.
+        desired = Array.from({ length: 1000 }, (_, i) => ({ id: `t${i}`, priority: i === 999 ? -1 : 0 }));
+        const written = gated.txnKeys.length;
+        const report = await m.scheduleOnce('first');
+        gated.resumeWatches();
+        assert.equal(report.result, 'ok', report.errors.join('; '));
+        assert.ok(
+          report.resyncs >= 1 && gated.refused >= 1,
+          `resyncs ${report.resyncs}, refused ${gated.refused}`,
+        );
+        // Every key of the refused schedule's first attempt was sent once; the retry wrote what was left.
+        const keysSent = gated.txnKeys.slice(written).filter((key) => key.startsWith(k.taskPrefix));
+        assert.ok(keysSent.length >= 1000, `${keysSent.length} task keys sent`);
+        const now = await ts.store.range(k.taskPrefix, { prefix: true });
+        assert.equal(now.count, 1000);
+        for (const kv of now.kvs) {
+          const id = kv.key.slice(k.task('w1', '').length);
+          assert.equal(kv.value, encodeTask({ id, priority: id === 't999' ? -1 : 0 }), kv.key);
+        }
+      } finally {
+        gated.resumeWatches();
+        await m.master.stop();
+        await ts.close();
+      }
+    });
   });
 }
 
