@@ -116,6 +116,33 @@ export async function cleanRoot(store: Store, root: string): Promise<void> {
   await store.delete(`${keys(root).root}/`, { prefix: true }).catch(() => undefined);
 }
 
+/**
+ * Deletes everything under `prefix` folder by folder (keys listed 20k at a time, then one delete per
+ * folder, 8 at once): etcd times out a single delete of a million keys ("request timed out").
+ */
+export async function deleteLarge(store: Store, prefix: string): Promise<void> {
+  for (;;) {
+    const res = await store.range(prefix, { prefix: true, keysOnly: true, limit: 20_000 });
+    if (res.kvs.length === 0) return;
+    const folders = new Set<string>();
+    const single: string[] = [];
+    for (const { key } of res.kvs) {
+      const folder = key.slice(0, key.lastIndexOf('/') + 1);
+      if (folder.length > prefix.length) folders.add(folder);
+      else single.push(key);
+    }
+    const work = [
+      ...[...folders].map((f) => () => store.delete(f, { prefix: true })),
+      ...single.map((key) => () => store.delete(key)),
+    ];
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        for (let job = work.shift(); job; job = work.shift()) await job();
+      }),
+    );
+  }
+}
+
 /** Polls `cond` every `everyMs` until it is truthy or `timeoutMs` passes (then throws, naming `what`). */
 export async function waitUntil<T>(
   what: string,

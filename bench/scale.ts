@@ -18,6 +18,7 @@
  * deadline (10 min with `--quick`, 60 min without).
  *
  * Usage: npm run bench:scale [-- --quick] [--points=1000x10,10000x100] [--master-flags='--max-semi-space-size=64']
+ *        [--tag=name]   (results in docs/bench-scale-name.jsonl and -time/-size.svg instead)
  */
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -33,6 +34,7 @@ import {
   benchRoot,
   bundleChild,
   Child,
+  deleteLarge,
   etcdStore,
   killChildren,
   makeTasks,
@@ -57,15 +59,17 @@ const POINTS: [number, number][] = pointsFlag
     ];
 const DEADLINE_MS = quick ? 10 * 60_000 : 60 * 60_000;
 /**
- * Node flags of the master's process: by default the young generation docs/OPERATIONS.md recommends for a
- * master of a large fleet (`--master-flags=` runs it with Node's defaults, for comparison).
+ * Node flags of the master's process (`--master-flags='--max-semi-space-size=64'`: the larger young
+ * generation docs/OPERATIONS.md discusses); by default none.
  */
 const MASTER_FLAGS = (
-  argv.find((a) => a.startsWith('--master-flags='))?.slice('--master-flags='.length) ??
-  '--max-semi-space-size=64'
+  argv.find((a) => a.startsWith('--master-flags='))?.slice('--master-flags='.length) ?? ''
 )
   .split(' ')
   .filter((f) => f.length > 0);
+/** `--tag=x`: results go to docs/bench-scale-x.jsonl (and its charts), beside the default run's. */
+const TAG = argv.find((a) => a.startsWith('--tag='))?.slice('--tag='.length);
+const OUT = TAG ? `bench-scale-${TAG.replace(/[^a-z0-9-]/gi, '_')}` : 'bench-scale';
 /** Real workers per point (the others are keys). */
 const SAMPLE = 2;
 const DOCS = join(BENCH_DIR, '..', 'docs');
@@ -111,7 +115,7 @@ async function floorMs(store: Store, T: number, W: number): Promise<number> {
     await store.txn({ compare: [], success });
   }
   const ms = now() - t0;
-  await store.delete(`${k.root}/`, { prefix: true });
+  await deleteLarge(store, `${k.root}/`);
   return ms;
 }
 
@@ -270,7 +274,7 @@ async function point(endpoints: string[], T: number, W: number): Promise<ScalePo
   } finally {
     await child?.kill();
     await Promise.allSettled(sample.map((w) => w.stop()));
-    await admin.delete(`${k.root}/`, { prefix: true }).catch(() => undefined);
+    await deleteLarge(admin, `${k.root}/`).catch((err: unknown) => note(`cleaning ${k.root}/: ${err}`));
     await admin.close();
   }
 }
@@ -314,11 +318,11 @@ async function main(): Promise<void> {
       const line = JSON.stringify({ bench: 'scale.point', quick, at: new Date().toISOString(), ...p });
       process.stdout.write(`${line}\n`);
       lines.push(line);
-      writeFileSync(join(DOCS, 'bench-scale.jsonl'), `${lines.join('\n')}\n`);
+      writeFileSync(join(DOCS, `${OUT}.jsonl`), `${lines.join('\n')}\n`);
       // Charts after every point: a run stopped at its deadline still leaves the curve so far.
       const [time, size] = charts(points);
-      writeFileSync(join(DOCS, 'bench-scale-time.svg'), time);
-      writeFileSync(join(DOCS, 'bench-scale-size.svg'), size);
+      writeFileSync(join(DOCS, `${OUT}-time.svg`), time);
+      writeFileSync(join(DOCS, `${OUT}-size.svg`), size);
     }
     process.stdout.write(`\n${markdownTable(points)}\n`);
   } finally {
