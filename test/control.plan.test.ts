@@ -139,6 +139,27 @@ describe('controlled plan', () => {
     assert.ok(after(back).get('b')!.includes(id));
   });
 
+  it('with weights, a pin sends back the task of the closest weight (the loads stay near the plan)', () => {
+    const tasks: Task[] = [
+      { id: 'p', weight: 10 },
+      { id: 'z', weight: 9 }, // last by id: only its weight can make it the one sent back
+      ...Array.from({ length: 10 }, (_, i) => ({ id: `u${i}` })),
+    ];
+    const start = after(
+      planWithControl({ workers: ['a', 'b'], tasks, current: new Map(), control: control({}) }),
+    );
+    const load = (a: Map<string, string[]>, w: string) =>
+      (a.get(w) ?? []).reduce((n, id) => n + (tasks.find((t) => t.id === id)!.weight ?? 1), 0);
+    const x = start.get('a')!.includes('p') ? 'a' : 'b';
+    const y = x === 'a' ? 'b' : 'a';
+    assert.ok(start.get(y)!.includes('z'), 'the planner put the two heavy tasks apart');
+    const c = control({ pins: [{ task: 'p', worker: y, ...stamp }] });
+    const pinned = after(planWithControl({ workers: ['a', 'b'], tasks, current: start, control: c }));
+    assert.ok(pinned.get(y)!.includes('p') && pinned.get(x)!.includes('z'), JSON.stringify([...pinned]));
+    const gap = (a: Map<string, string[]>) => Math.abs(load(a, 'a') - load(a, 'b'));
+    assert.ok(gap(pinned) <= gap(start) + 1, `loads ${load(pinned, 'a')} / ${load(pinned, 'b')}`);
+  });
+
   it('a keyed pin takes its bundle; conflicting pins of one key are reported', () => {
     const tasks: Task[] = [...tasksOf(12), { id: 'k1', key: 'K' }, { id: 'k2', key: 'K' }];
     const start = balancedStart(['a', 'b'], tasks);

@@ -1,7 +1,8 @@
 /**
  * Pins, applied to a plan's placement: a pinned task goes to its worker, and a task of the same group
  * that the plan put there goes the other way, so the per-group and total counts the planner balanced stay
- * as they were (pins count toward balance). A keyed task's pin takes its whole key bundle along, and as
+ * as they were (pins count toward balance). With weights (issue 14) the task sent back is the one whose
+ * weight is closest to the pinned task's, so the loads move by at most the difference of the two. A keyed task's pin takes its whole key bundle along, and as
  * many unkeyed tasks go back the other way. A pin only applies while its worker may take tasks (online,
  * neither cordoned nor draining) and the task is not held elsewhere; otherwise the task is placed as usual.
  */
@@ -78,9 +79,12 @@ export function applyPins(
       const task = byId.get(id)!;
       // Same group first (unkeyed pins keep the per-group counts), then any unkeyed task.
       const group = (task.key ?? '') === '' ? (task.group ?? '') : undefined;
+      const weight = task.weight ?? 1;
       const partner =
-        (group !== undefined ? pickPartner(byId, final, pinnedTo, p.holders, w, from, group) : undefined) ??
-        pickPartner(byId, final, pinnedTo, p.holders, w, from, undefined);
+        (group !== undefined
+          ? pickPartner(byId, final, pinnedTo, p.holders, { w, to: from, group, weight })
+          : undefined) ??
+        pickPartner(byId, final, pinnedTo, p.holders, { w, to: from, group: undefined, weight });
       if (partner !== undefined) final.set(partner, from);
     }
   }
@@ -115,29 +119,36 @@ export function keyedPins(p: Omit<PinInput, 'holders'>): Map<string, string> {
 }
 
 /**
- * An unkeyed, unpinned task the plan put on `w` to send to `to` instead: one `to` holds now first (sending
- * it back costs no move), then one `w` does not hold (it was arriving anyway), then any; ties by id.
+ * An unkeyed, unpinned task the plan put on `w` to send to `to` instead: the weight closest to `weight`
+ * first (all equal without weights), then one `to` holds now (sending it back costs no move), then one
+ * `w` does not hold (it was arriving anyway), then any; ties by id.
  */
 function pickPartner(
   byId: ReadonlyMap<string, Task>,
   final: ReadonlyMap<string, string>,
   pinnedTo: ReadonlyMap<string, string>,
   holders: ReadonlyMap<string, readonly string[]>,
-  w: string,
-  to: string,
-  group: string | undefined,
+  want: { w: string; to: string; group: string | undefined; weight: number },
 ): string | undefined {
+  const { w, to, group, weight } = want;
   let best: string | undefined;
+  let bestGap = Number.POSITIVE_INFINITY;
   let bestRank = 3;
   for (const [id, worker] of final) {
     if (worker !== w || pinnedTo.has(id)) continue;
     const t = byId.get(id);
     if (!t || (t.key ?? '') !== '') continue;
     if (group !== undefined && (t.group ?? '') !== group) continue;
+    const gap = Math.abs((t.weight ?? 1) - weight);
     const hs = holders.get(id) ?? [];
     const rank = hs.includes(to) ? 0 : hs.includes(w) ? 2 : 1;
-    if (rank < bestRank || (rank === bestRank && best !== undefined && compareStrings(id, best) < 0)) {
+    const better =
+      gap < bestGap ||
+      (gap === bestGap &&
+        (rank < bestRank || (rank === bestRank && best !== undefined && compareStrings(id, best) < 0)));
+    if (better) {
       best = id;
+      bestGap = gap;
       bestRank = rank;
     }
   }
