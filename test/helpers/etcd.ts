@@ -43,21 +43,48 @@ export function etcdBinary(): string {
   }
 }
 
-/** A free TCP port on 127.0.0.1 (never 2379/2380). */
-export async function freePort(): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const srv = createServer();
-      srv.unref();
-      srv.on('error', reject);
-      srv.listen(0, '127.0.0.1', () => {
-        const addr = srv.address();
-        const p = typeof addr === 'object' && addr ? addr.port : 0;
-        srv.close(() => resolve(p));
-      });
-    });
-    if (port !== 2379 && port !== 2380) return port;
+/**
+ * The range the kernel picks source ports of outgoing connections from (Linux; 32768–60999 by default).
+ * A port handed out by `listen(0)` comes from it too, so between our check and the child's bind an
+ * outgoing connection (etcd clients open many) could take it: {@link freePort} stays below it.
+ */
+function ephemeralRange(): [number, number] {
+  try {
+    const [lo, hi] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    if (lo > 0 && hi >= lo) return [lo, hi];
+  } catch {
+    // not Linux: assume the IANA range
   }
+  return [49152, 65535];
+}
+
+/** Whether a TCP server can listen on 127.0.0.1:`port` now. */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A free TCP port on 127.0.0.1 for a process to bind, outside the kernel's ephemeral range (so no
+ * outgoing connection takes it before the process binds it) and never 2379/2380: a random port that can
+ * be listened on now, below the ephemeral range (above it when that leaves no room).
+ */
+export async function freePort(): Promise<number> {
+  const [lo, hi] = ephemeralRange();
+  const [from, to] = lo - 10_000 >= 10_000 ? [lo - 10_000, lo - 1] : [hi + 1, Math.min(65_535, hi + 10_000)];
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = from + Math.floor(Math.random() * (to - from + 1));
+    if (port === 2379 || port === 2380) continue;
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free port found in ${from}-${to} after 200 tries`);
 }
 
 export interface MemberSpec {
