@@ -167,7 +167,7 @@ describe('dashboard in Chromium against a real etcd', () => {
     await page.waitForSelector('tr[data-worker="w5"]', { timeout: WAIT });
   });
 
-  test('with --allow-control a Cordon button writes the control key (through Admin) and the page shows it; pause and pin too; cross-origin writes are refused', async () => {
+  test('with --allow-control a Cordon button writes the control key (through Admin) and the page shows it; drain, pause and pin too; cross-origin writes are refused', async () => {
     const control = new DashboardServer({
       store,
       root: fleet.root,
@@ -224,6 +224,22 @@ describe('dashboard in Chromium against a real etcd', () => {
         WAIT,
       );
       await shows(page2, 'tr[data-worker="w2"] td.status', /^(running|starting)$/);
+      // Drain w3: the key says draining, the page shows it and offers no second Drain; Uncordon ends it.
+      await page2.click('tr[data-worker="w3"] button:has-text("Drain")', { timeout: WAIT });
+      const drain = await waitFor(
+        'the control key of w3',
+        () => store.get(`${fleet.k.root}/control/worker/w3`),
+        WAIT,
+      );
+      assert.equal((JSON.parse(drain.value) as { state: string }).state, 'draining');
+      await shows(page2, 'tr[data-worker="w3"] td.status', /draining/);
+      assert.equal(await page2.locator('tr[data-worker="w3"] button', { hasText: 'Drain' }).count(), 0);
+      await page2.click('tr[data-worker="w3"] button:has-text("Uncordon")', { timeout: WAIT });
+      await waitFor(
+        'the drain to end',
+        async () => !(await store.get(`${fleet.k.root}/control/worker/w3`)),
+        WAIT,
+      );
       // Pause and resume from the header.
       await page2.click('#fleet-actions button:has-text("Pause scheduling")', { timeout: WAIT });
       await waitFor('control/pause', () => store.get(`${fleet.k.root}/control/pause`), WAIT);
