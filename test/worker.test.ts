@@ -152,5 +152,12 @@ describe('worker', () => {
     assert.throws(() => new Worker({ ...base, handoff: 'maybe' as 'none' }), /handoff/);
     assert.throws(() => new Master({ ...base, generator: 5 as never }), /generator/);
     assert.throws(() => new Master({ ...base, generator: () => [], rebalanceWait: -1 }), /rebalanceWait/);
+    for (const maxTxnOps of [0, 128, 2.5, Number.NaN]) {
+      assert.throws(
+        () => new Master({ ...base, generator: () => [], maxTxnOps }),
+        /`maxTxnOps` to be a whole number from 1 to 127, got `/,
+      );
+    }
+    assert.doesNotThrow(() => new Master({ ...base, generator: () => [], maxTxnOps: 1 }));
   });
 });

@@ -168,6 +168,16 @@ export function buildProgram(): Command {
       'at most this many tasks move between live workers per schedule (default: unlimited)',
       int('--max-moves', 1),
     )
+    .option(
+      '--max-txn-ops <n>',
+      "the master's most assignment ops per txn, 1-127: only for an etcd with a lower --max-txn-ops (that value - 1)",
+      arg((v, f) => {
+        const n = parseInteger(v, f, 1);
+        if (n > 127)
+          throw new CliError(`${f}: expected a whole number from 1 to 127, got ${JSON.stringify(v)}`);
+        return n;
+      }, '--max-txn-ops'),
+    )
     .option('--no-master', 'do not run a master candidate')
     .option('--no-worker', 'do not run a worker')
     .option(

@@ -38,6 +38,7 @@ export interface RunFlags extends ConnectionFlags {
   handler?: string;
   handoff: string;
   maxMoves?: number;
+  maxTxnOps?: number;
   master: boolean;
   worker: boolean;
   http?: string;
@@ -160,6 +161,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
               timeout: flags.timeout,
               handoff: flags.handoff as 'claim' | 'none',
               maxMoves: flags.maxMoves,
+              maxTxnOps: flags.maxTxnOps,
             }),
         )
       : undefined;

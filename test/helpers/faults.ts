@@ -62,6 +62,11 @@ export interface FaultFleetOptions {
   etcdSize?: number;
   /** `--max-nodes`. @default 40 */
   maxNodes?: number;
+  /**
+   * `--max-txn-ops` of the masters. @default 3: a schedule of the suite's 6–12 tasks is several txns, so
+   * the master's pipelined writes (up to 4 in flight, a txn with a delete alone) meet the faults.
+   */
+  maxTxnOps?: number;
   /** Every process serves `--http` on a free loopback port of its own (`Proc.port`). @default false */
   http?: boolean;
   /** `--log-level` of the processes. @default warn */
@@ -209,6 +214,8 @@ export class FaultFleet {
         this.options.handler ?? join(FIXTURES, 'fault-handler.mjs'),
         '--handoff',
         this.handoff,
+        '--max-txn-ops',
+        String(this.options.maxTxnOps ?? 3),
         '--log-level',
         this.options.logLevel ?? 'warn',
         ...extra,

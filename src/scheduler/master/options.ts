@@ -34,7 +34,17 @@ export interface MasterOptions extends NodeOptions {
    * @default Infinity (unlimited)
    */
   maxMoves?: number;
+  /**
+   * The most assignment ops (puts, deletes) in one txn; each carries a guard, and the fence is one more
+   * compare, so a txn holds `maxTxnOps + 1` compares. Lower it only for an etcd run with a lower
+   * `--max-txn-ops` (set it to that value − 1). A whole number from 1 to 127.
+   * @default 127
+   */
+  maxTxnOps?: number;
 }
+
+/** The most ops of a guarded txn: etcd's default `--max-txn-ops` (128) less the fence compare. */
+export const MAX_GUARDED_OPS = 127;
 
 export interface ResolvedMasterOptions extends ResolvedNodeOptions {
   generator: Generator;
@@ -43,6 +53,7 @@ export interface ResolvedMasterOptions extends ResolvedNodeOptions {
   rebalanceWait: number;
   handoff: 'claim' | 'none';
   maxMoves: number;
+  maxTxnOps: number;
 }
 
 /** Checks every option and fills in the defaults; the error names the bad option. */
@@ -61,10 +72,17 @@ export function parseMasterOptions(options: MasterOptions): ResolvedMasterOption
       `Expected \`maxMoves\` to be a whole number ≥ 1 (or Infinity), got \`${String(options.maxMoves)}\``,
     );
   }
+  const maxTxnOps = options.maxTxnOps ?? MAX_GUARDED_OPS;
+  if (!(Number.isSafeInteger(maxTxnOps) && maxTxnOps >= 1 && maxTxnOps <= MAX_GUARDED_OPS)) {
+    throw new OptionError(
+      `Expected \`maxTxnOps\` to be a whole number from 1 to ${MAX_GUARDED_OPS}, got \`${String(options.maxTxnOps)}\``,
+    );
+  }
   return {
     ...node,
     handoff,
     maxMoves,
+    maxTxnOps,
     generator: options.generator,
     interval: msOption('interval', options.interval ?? DEFAULT_INTERVAL, 10),
     timeout: msOption('timeout', options.timeout ?? DEFAULT_TIMEOUT, 1),

@@ -4,7 +4,7 @@
  * report.
  */
 import { NotLeaderError } from '../../errors.js';
-import { type Compare, MAX_TXN_OPS } from '../../store/port.js';
+import type { Compare } from '../../store/port.js';
 import type { Task } from '../../task.js';
 import { linkSignal, raceSignal } from '../../util/signals.js';
 import { validTasks, workersInGrace } from '../control/inputs.js';
@@ -46,9 +46,6 @@ async function workersAndMarkers(ctx: MasterContext): Promise<{ workers: string[
     .filter((n) => n.length > 0 && !n.includes('/'));
   return { workers, restarting: workersInGrace(markers.kvs, k.restartingPrefix, new Set(workers)) };
 }
-
-/** Txn limits with a guard per op: the fence and the guards are compares too, at most 128 of them. */
-const GUARDED_LIMITS = { maxOps: MAX_TXN_OPS - 1, maxBytes: MAX_BATCH_BYTES };
 
 /**
  * Runs one schedule for `request` and reports it (status key, `schedule` event, metrics). Throws only
@@ -226,7 +223,8 @@ async function apply(
     const own = new Set<number>();
     try {
       for (const phase of phases) {
-        report.txns += await writeBatches(ctx, batchUnits(phase, GUARDED_LIMITS), guards, term, own);
+        const limits = { maxOps: o.maxTxnOps, maxBytes: MAX_BATCH_BYTES };
+        report.txns += await writeBatches(ctx, batchUnits(phase, limits), guards, term, own);
       }
     } catch (err) {
       if (!(err instanceof StaleViewError) || attempt >= MAX_RESYNCS) throw err;
