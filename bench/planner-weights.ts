@@ -1,9 +1,10 @@
 /**
  * The weighted rows of `npm run bench:planner` (issue 14), one JSON line each:
  *
- * - `weightedSpeed`: 100k tasks × 1k workers, capacities 1–8, 30% of the tasks weighted (Zipf 1–1000), planned
- *   beside the same tasks and workers with every weight and capacity 1 (today's planner), alternating in
- *   one run: initial, noop, join, leave; `ratio` = weighted median / unweighted median (target ≤ 2).
+ * - `weightedSpeed`: 100k tasks (10 groups) × 1k workers, capacities 1–8, 30% of the tasks weighted (Zipf
+ *   1–1000), planned beside the same tasks and workers with every weight and capacity 1 (today's planner),
+ *   alternating in one run: initial, noop, join, leave; `ratio` = weighted median / unweighted median
+ *   (target ≤ 2); per-group balance of the weighted plan (`worstGroupDevOverHeaviest`, proven < 1).
  * - `weightedQuality`: 100k tasks with Zipf weights 1–1000 over 100 workers of capacities 1–8: the most
  *   loaded worker's load over its fair share (max over workers, `maxLoadOverFair`), for ours with weights,
  *   ours counting tasks only (weights dropped, capacities kept) and the model of the original (counts,
@@ -119,6 +120,7 @@ function speedRows(quick: boolean): void {
     const wMs: number[] = [];
     const pMs: number[] = [];
     let mode = '';
+    let groups: ReturnType<typeof groupBalance> | undefined;
     for (let r = 0; r < reps; r++) {
       // alternate, so both see the same machine load
       let t0 = performance.now();
@@ -130,6 +132,7 @@ function speedRows(quick: boolean): void {
       });
       wMs.push(performance.now() - t0);
       mode = res.stats.mode;
+      groups ??= groupBalance(res.target, res.stats.groupsBalanced, caps);
       t0 = performance.now();
       rebalance({ workers: pIn.workers, tasks: plain, current: pIn.current });
       pMs.push(performance.now() - t0);
@@ -146,9 +149,50 @@ function speedRows(quick: boolean): void {
         weightedMsMedian: weightedMs,
         unweightedMsMedian: unweightedMs,
         ratio: Math.round((weightedMs / unweightedMs) * 100) / 100,
+        ...groups,
       }),
     );
   }
+}
+
+/**
+ * Per-group balance of a weighted plan: the largest |load_g(w) − fair_g(w)| over groups and workers, as a
+ * fraction of the group's heaviest task (the proven bound is < 1, `planner/grouped.ts`), and the largest
+ * load_g(w) / fair_g(w).
+ */
+function groupBalance(
+  target: Map<string, Task[]>,
+  groupsBalanced: boolean | undefined,
+  caps: Map<string, number>,
+) {
+  let C = 0;
+  for (const w of target.keys()) C += caps.get(w) ?? 1;
+  const L = new Map<string, number>();
+  const H = new Map<string, number>();
+  for (const ts of target.values()) {
+    for (const t of ts) {
+      const g = t.group ?? '';
+      L.set(g, (L.get(g) ?? 0) + (t.weight ?? 1));
+      H.set(g, Math.max(H.get(g) ?? 0, t.weight ?? 1));
+    }
+  }
+  let worstDevOverHeaviest = 0;
+  let worstGroupLoadOverFair = 0;
+  for (const [w, ts] of target) {
+    const load = new Map<string, number>();
+    for (const t of ts) load.set(t.group ?? '', (load.get(t.group ?? '') ?? 0) + (t.weight ?? 1));
+    for (const [g, Lg] of L) {
+      const fair = (Lg * (caps.get(w) ?? 1)) / C;
+      const l = load.get(g) ?? 0;
+      worstDevOverHeaviest = Math.max(worstDevOverHeaviest, Math.abs(l - fair) / H.get(g)!);
+      worstGroupLoadOverFair = Math.max(worstGroupLoadOverFair, l / fair);
+    }
+  }
+  return {
+    groupsBalanced,
+    worstGroupDevOverHeaviest: Math.round(worstDevOverHeaviest * 1000) / 1000,
+    worstGroupLoadOverFair: Math.round(worstGroupLoadOverFair * 1000) / 1000,
+  };
 }
 
 type Impl = 'ours-weighted' | 'ours-count-only' | 'original-v0.1.59';

@@ -1,8 +1,8 @@
 /**
- * Weighted bundles on workers of unequal capacity: the placement of {@link rebalance} whenever a task
- * weighs more than 1 or a worker's capacity is not 1 and the tasks cannot be planned by count alone
- * (see `rebalance.ts`). Every task belongs to a bundle: the tasks sharing a key, or a task alone. A
- * bundle's weight is the sum of its tasks' weights; a worker's load is the sum of its bundles' weights.
+ * Weighted bundles on workers of unequal capacity, balanced in total only: the fallback of `weighted`
+ * mode when the per-group placement of `grouped.ts` declines (see there and `unequal.ts`). Every task
+ * belongs to a bundle: the tasks sharing a key, or a task alone. A bundle's weight is the sum of its
+ * tasks' weights; a worker's load is the sum of its bundles' weights.
  *
  * ## Quotas
  * K = total weight, C = total capacity, fair share of worker w: K·c_w/C. Quota Q_w is ⌊K·c_w/C⌋ or
@@ -81,20 +81,19 @@ function tie(b: WeightedBundles, x: number, y: number): number {
 }
 
 /**
- * Places bundles on workers 0..W-1 (W ≥ 1) of capacities `cap` (total C). `holder[t]` is the live worker
- * holding task t now, or −1; `taskWeight[t]` the task's weight; `workerHash` breaks ties.
+ * Places bundles on workers 0..W-1 (W ≥ 1) of capacities `cap` (total C), `held` saying who holds them
+ * now ({@link holdings}); `workerHash` breaks ties.
  */
 export function planWeighted(
   W: number,
   cap: ArrayLike<number>,
   C: number,
   bundles: WeightedBundles,
-  taskWeight: ArrayLike<number>,
-  holder: Int32Array,
+  held: Holdings,
   workerHash: Uint32Array,
 ): WeightedPlan {
   const B = bundles.count;
-  const { start, tasks, weight } = bundles;
+  const { weight } = bundles;
   const owner = new Int32Array(B).fill(-1);
   if (B === 0) return { owner, forcedMoves: 0, movedWeightBound: 0 };
   let S = 0;
@@ -104,57 +103,7 @@ export function planWeighted(
     if (weight[i] > S) S = weight[i];
   }
 
-  // current owner of each bundle: the live worker holding most of its weight
-  const heldBy = new Int32Array(B).fill(-1);
-  const heldWeight = new Float64Array(B);
-  let forcedMoves = 0;
-  let splitWeight = 0;
-  const counts = new Map<number, number>();
-  const tasksOn = new Map<number, number>();
-  for (let i = 0; i < B; i++) {
-    const a = start[i];
-    const e = start[i + 1];
-    if (e - a === 1) {
-      const w = holder[tasks[a]];
-      heldBy[i] = w;
-      heldWeight[i] = w >= 0 ? weight[i] : 0;
-      continue;
-    }
-    counts.clear();
-    let held = 0;
-    for (let j = a; j < e; j++) {
-      const t = tasks[j];
-      const w = holder[t];
-      if (w >= 0) {
-        counts.set(w, (counts.get(w) ?? 0) + taskWeight[t]);
-        held += taskWeight[t];
-      }
-    }
-    let best = -1;
-    let bestWeight = 0;
-    for (const [w, c] of counts) {
-      if (c > bestWeight || (c === bestWeight && tieBefore(w, best, bundles.hash[i], workerHash))) {
-        best = w;
-        bestWeight = c;
-      }
-    }
-    if (best >= 0 && counts.size > 1) {
-      // whichever worker the bundle ends on, the tasks the others hold move: at least all but the most
-      // tasks any one of them holds (a lower bound in tasks), and in weight all but the owner's part
-      tasksOn.clear();
-      let heldTasks = 0;
-      for (let j = a; j < e; j++) {
-        const w = holder[tasks[j]];
-        if (w < 0) continue;
-        heldTasks++;
-        tasksOn.set(w, (tasksOn.get(w) ?? 0) + 1);
-      }
-      forcedMoves += heldTasks - Math.max(...tasksOn.values());
-      splitWeight += held - bestWeight;
-    }
-    heldBy[i] = best;
-    heldWeight[i] = bestWeight;
-  }
+  const { heldBy, heldWeight, forcedMoves, splitWeight } = held;
 
   // bundles per current owner (counting sort by owner)
   const ownStart = new Int32Array(W + 1);
@@ -309,4 +258,79 @@ function isStable(
     if (load - largest > hi - 1 || load < floor[w] - (S - 1)) return false;
   }
   return true;
+}
+
+/** Who holds each bundle now, as {@link holdings} finds it. */
+export interface Holdings {
+  /** The live worker holding most of the bundle's weight (ties by the key's hash order), or −1. */
+  heldBy: Int32Array;
+  /** The weight of the bundle that `heldBy` holds (0 without a holder). */
+  heldWeight: Float64Array;
+  /** Tasks that must move because their bundle is split among live workers (a lower bound, in tasks). */
+  forcedMoves: number;
+  /** The weight split bundles' minority parts hold: it moves whatever the plan. */
+  splitWeight: number;
+}
+
+/** The current owner of each bundle: the live worker holding most of its weight. */
+export function holdings(
+  bundles: WeightedBundles,
+  taskWeight: ArrayLike<number>,
+  holder: Int32Array,
+  workerHash: Uint32Array,
+): Holdings {
+  const B = bundles.count;
+  const { start, tasks, weight } = bundles;
+  const heldBy = new Int32Array(B).fill(-1);
+  const heldWeight = new Float64Array(B);
+  let forcedMoves = 0;
+  let splitWeight = 0;
+  const counts = new Map<number, number>();
+  const tasksOn = new Map<number, number>();
+  for (let i = 0; i < B; i++) {
+    const a = start[i];
+    const e = start[i + 1];
+    if (e - a === 1) {
+      const w = holder[tasks[a]];
+      heldBy[i] = w;
+      heldWeight[i] = w >= 0 ? weight[i] : 0;
+      continue;
+    }
+    counts.clear();
+    let held = 0;
+    for (let j = a; j < e; j++) {
+      const t = tasks[j];
+      const w = holder[t];
+      if (w >= 0) {
+        counts.set(w, (counts.get(w) ?? 0) + taskWeight[t]);
+        held += taskWeight[t];
+      }
+    }
+    let best = -1;
+    let bestWeight = 0;
+    for (const [w, c] of counts) {
+      if (c > bestWeight || (c === bestWeight && tieBefore(w, best, bundles.hash[i], workerHash))) {
+        best = w;
+        bestWeight = c;
+      }
+    }
+    if (best >= 0 && counts.size > 1) {
+      // whichever worker the bundle ends on, the tasks the others hold move: at least all but the most
+      // tasks any one of them holds (a lower bound in tasks), and in weight all but the owner's part
+      tasksOn.clear();
+      let heldTasks = 0;
+      for (let j = a; j < e; j++) {
+        const w = holder[tasks[j]];
+        if (w < 0) continue;
+        heldTasks++;
+        tasksOn.set(w, (tasksOn.get(w) ?? 0) + 1);
+      }
+      forcedMoves += heldTasks - Math.max(...tasksOn.values());
+      splitWeight += held - bestWeight;
+    }
+    heldBy[i] = best;
+    heldWeight[i] = bestWeight;
+  }
+
+  return { heldBy, heldWeight, forcedMoves, splitWeight };
 }

@@ -1,0 +1,325 @@
+/**
+ * Step 2 of `grouped.ts` (see its module comment): placing the bundles the keep step left, by rules (a)
+ * and (b) there, steered by the total. Tables are flat class × worker arrays scaled by C.
+ */
+/** The placement state `grouped.ts` shares with these steps. */
+export interface PlaceState {
+  W: number;
+  C: number;
+  /** The heaviest bundle of all. */
+  S: number;
+  /** Heaviest bundle per class. */
+  Hg: Float64Array;
+  /** r[g·W + w] = C·(fair_g(w) − load_g(w)). */
+  r: Float64Array;
+  /** R[w] = C·(fair(w) − load(w)). */
+  R: Float64Array;
+  /** The heaviest bundle on each worker so far. */
+  heaviestOn: Float64Array;
+  weight: Float64Array;
+  cls: Int32Array;
+  workerHash: Uint32Array;
+  /** Puts bundle b on worker w (updates r, R, heaviestOn). */
+  put: (b: number, w: number) => void;
+}
+
+/** Step 2 for bundles heavier than 1: rules (a), (b) and the total steering of the module comment. */
+export function placeHeavy(st: PlaceState, G: number, pending: readonly number[]): void {
+  if (pending.length === 0) return;
+  const { W, C, S, Hg, r, R, heaviestOn, weight, cls, workerHash, put } = st;
+  // needy[g]: workers ≥ H_g below fair_g; due[w]: what w must still take to be needy nowhere (about);
+  // farBelow: workers ≥ S below fair
+  const needy = new Int32Array(G);
+  const due = new Float64Array(W);
+  for (let g = 0; g < G; g++) {
+    for (let w = 0; w < W; w++) {
+      const over = r[g * W + w] - C * Hg[g];
+      if (over >= 0) {
+        needy[g]++;
+        due[w] += over + C;
+      }
+    }
+  }
+  let farBelow = 0;
+  for (let w = 0; w < W; w++) if (R[w] >= C * S) farBelow++;
+  // workers in a heap by room net of dues (R − due), then R, then hash: the choice among the allowed
+  const heap = new Int32Array(W);
+  const pos = new Int32Array(W);
+  const above = (x: number, y: number) => {
+    const kx = R[x] - due[x];
+    const ky = R[y] - due[y];
+    return kx !== ky
+      ? kx > ky
+      : R[x] !== R[y]
+        ? R[x] > R[y]
+        : workerHash[x] !== workerHash[y]
+          ? workerHash[x] < workerHash[y]
+          : x < y;
+  };
+  const down = (i: number) => {
+    for (;;) {
+      const l = 2 * i + 1;
+      let m = i;
+      if (l < W && above(heap[l], heap[m])) m = l;
+      if (l + 1 < W && above(heap[l + 1], heap[m])) m = l + 1;
+      if (m === i) return;
+      const t = heap[i];
+      heap[i] = heap[m];
+      heap[m] = t;
+      pos[heap[i]] = i;
+      pos[heap[m]] = m;
+      i = m;
+    }
+  };
+  for (let w = 0; w < W; w++) heap[w] = pos[w] = w;
+  for (let i = (W >> 1) - 1; i >= 0; i--) down(i);
+  const frontier: number[] = [];
+  // per class, the workers in a heap by room in the class r_g (cheap[g·W + i], position cpos[g·W + w])
+  const cheap = new Int32Array(G * W);
+  const cpos = new Int32Array(G * W);
+  const cdown = (base: number, i: number) => {
+    for (;;) {
+      const l = 2 * i + 1;
+      let m = i;
+      if (l < W && r[base + cheap[base + l]] > r[base + cheap[base + m]]) m = l;
+      if (l + 1 < W && r[base + cheap[base + l + 1]] > r[base + cheap[base + m]]) m = l + 1;
+      if (m === i) return;
+      const t = cheap[base + i];
+      cheap[base + i] = cheap[base + m];
+      cheap[base + m] = t;
+      cpos[base + cheap[base + i]] = i;
+      cpos[base + cheap[base + m]] = m;
+      i = m;
+    }
+  };
+  for (let g = 0; g < G; g++) {
+    for (let w = 0; w < W; w++) cheap[g * W + w] = cpos[g * W + w] = w;
+    for (let i = (W >> 1) - 1; i >= 0; i--) cdown(g * W, i);
+  }
+
+  // per bundle: allowed by (a) and (b); ok: (T) kept — it lands below fair(w) + max(s_w, x) and does not
+  // overshoot fair(w) while someone is far below; fits: no overshoot of fair_g (so re-plans keep it)
+  let base = 0;
+  let x = 0;
+  let xC = 0;
+  let floor = 0;
+  let need = 0;
+  const allowed = (w: number) => r[base + w] > floor && r[base + w] >= need;
+  const ok = (w: number) => R[w] > xC - C * Math.max(heaviestOn[w], x) && (farBelow === 0 || R[w] >= xC);
+  for (const b of pending) {
+    const g = cls[b];
+    x = weight[b];
+    xC = C * x;
+    const hC = C * Hg[g];
+    floor = xC - hC;
+    need = needy[g] > 0 ? xC : -Infinity;
+    base = g * W;
+    // wanted: allowed and ok, fitting if any worker fits in g, the first in heap order. Looked for among
+    // the first few in heap order, then (if some worker fits) among the roomiest in g; else all of them
+    const fit = r[base + cheap[base]] >= xC ? xC : -Infinity;
+    let best = heap[0];
+    if (!(allowed(best) && ok(best) && r[base + best] >= fit)) {
+      best = -1;
+      frontier.length = 0;
+      frontier.push(1, 2);
+      for (let seen = 0; frontier.length > 0 && seen < 12; seen++) {
+        let k = 0;
+        for (let f = 1; f < frontier.length; f++)
+          if (frontier[f] < W && above(heap[frontier[f]], heap[frontier[k]])) k = f;
+        const i = frontier[k];
+        frontier[k] = frontier[frontier.length - 1];
+        frontier.pop();
+        if (i >= W) continue;
+        const w = heap[i];
+        if (allowed(w) && ok(w) && r[base + w] >= fit) {
+          best = w;
+          break;
+        }
+        frontier.push(2 * i + 1, 2 * i + 2);
+      }
+    }
+    if (best < 0) {
+      // among those that fit in g if any does, else those (a) allows: a subtree of the class heap
+      const least = fit > 0 ? xC : floor + 1;
+      frontier.length = 0;
+      frontier.push(0);
+      for (let seen = 0; frontier.length > 0 && seen < 512; seen++) {
+        const i = frontier.pop()!;
+        const w = cheap[base + i];
+        if (r[base + w] < least) continue; // nor do its children (a heap)
+        if (allowed(w) && ok(w) && (best < 0 || above(w, best))) best = w;
+        if (2 * i + 1 < W) frontier.push(2 * i + 1);
+        if (2 * i + 2 < W) frontier.push(2 * i + 2);
+      }
+    }
+    if (best < 0) {
+      // all of them: ok first, then fitting, then heap order
+      let bestRank = -1;
+      for (let w = 0; w < W; w++) {
+        if (!allowed(w)) continue;
+        const rank = (ok(w) ? 2 : 0) + (r[base + w] >= xC ? 1 : 0);
+        if (rank > bestRank || (rank === bestRank && above(w, best))) {
+          best = w;
+          bestRank = rank;
+        }
+      }
+    }
+    const cell = base + best; // some worker is always allowed (module comment)
+    const before = r[cell] - hC;
+    const wasFar = R[best] >= C * S;
+    put(b, best);
+    const after = r[cell] - hC;
+    if (before >= 0 && after < 0) needy[g]--;
+    due[best] -= (before >= 0 ? before + C : 0) - (after >= 0 ? after + C : 0);
+    if (wasFar && R[best] < C * S) farBelow--;
+    down(pos[best]); // R − due only fell (due fell by less than x·C)
+    cdown(base, cpos[base + best]);
+  }
+}
+
+/**
+ * Step 2 for weight-1 bundles, class by class (`units` sorted by class), each to the allowed worker with
+ * the most total room R: while some worker is needy in g, those with r_g ≥ C (no overshoot, rule (b));
+ * then those with r_g > C·(1 − H_g) (rule (a)).
+ */
+export function placeUnits(st: PlaceState, units: readonly number[]): void {
+  const { W, C, Hg, r, R, heaviestOn, cls, workerHash, put } = st;
+  const heap = new Int32Array(W);
+  // first those where one more unit keeps (T)'s upper bound (safe), then those it does not lift over
+  // fair_g (fits), then the most room R, then the heaviest s_w: tier = 2·safe + fits
+  const tier = new Int8Array(W);
+  let base = 0;
+  const rank = (w: number) => {
+    tier[w] = (R[w] > C - C * Math.max(heaviestOn[w], 1) ? 2 : 0) + (r[base + w] >= C ? 1 : 0);
+  };
+  const before = (x: number, y: number) =>
+    tier[x] !== tier[y]
+      ? tier[x] > tier[y]
+      : R[x] !== R[y]
+        ? R[x] > R[y]
+        : heaviestOn[x] !== heaviestOn[y]
+          ? heaviestOn[x] > heaviestOn[y]
+          : workerHash[x] !== workerHash[y]
+            ? workerHash[x] < workerHash[y]
+            : x < y;
+  let size = 0;
+  const down = (i: number) => {
+    for (;;) {
+      const l = 2 * i + 1;
+      let m = i;
+      if (l < size && before(heap[l], heap[m])) m = l;
+      if (l + 1 < size && before(heap[l + 1], heap[m])) m = l + 1;
+      if (m === i) return;
+      const t = heap[i];
+      heap[i] = heap[m];
+      heap[m] = t;
+      i = m;
+    }
+  };
+  for (let i = 0; i < units.length; ) {
+    const g = cls[units[i]];
+    let j = i;
+    while (j < units.length && cls[units[j]] === g) j++;
+    base = g * W;
+    const hC = C * Hg[g];
+    let needy = 0;
+    for (let w = 0; w < W; w++) if (r[base + w] >= hC) needy++;
+    // phase (b): while someone is needy, no overshoot; phase (a): anywhere below fair_g + H_g
+    for (let phase = needy > 0 ? 0 : 1; phase < 2 && i < j; phase++) {
+      const allowed = (w: number) => (phase === 0 ? r[base + w] >= C : r[base + w] > C - hC);
+      size = 0;
+      for (let w = 0; w < W; w++) {
+        if (!allowed(w)) continue;
+        rank(w);
+        heap[size++] = w;
+      }
+      for (let k = (size >> 1) - 1; k >= 0; k--) down(k);
+      while (i < j && size > 0 && (phase === 1 || needy > 0)) {
+        const w = heap[0];
+        const was = r[base + w];
+        put(units[i++], w);
+        rank(w);
+        if (was >= hC && was - C < hC) needy--;
+        if (!allowed(w)) heap[0] = heap[--size];
+        down(0);
+      }
+    }
+    i = j;
+  }
+}
+
+/**
+ * Step 3 of `grouped.ts` when the placement missed (T): moves single bundles off a worker at or above
+ * fair(w) + s_w, or onto one at or below fair(w) − S, each move keeping (G) for both workers and leaving
+ * neither of them beyond the other bound of (T), until (T) holds or no such move is left (at most B
+ * moves). Only bundles the plan moves anyway (not kept on their holder) move, so the moved weight stays
+ * within its bound. `owner` is updated.
+ */
+export function repairTotal(
+  st: PlaceState,
+  owner: Int32Array,
+  heldBy: Int32Array,
+  order: readonly number[],
+): void {
+  const { W, C, S, Hg, r, R, heaviestOn, weight, cls } = st;
+  const B = owner.length;
+  const over = (w: number) => R[w] < 0 && R[w] <= -C * heaviestOn[w];
+  const under = (w: number) => R[w] >= C * S;
+  const heaviestOf = (w: number, without: number) => {
+    let h = 0;
+    for (let i = 0; i < B; i++) if (owner[i] === w && i !== without && weight[i] > h) h = weight[i];
+    return h;
+  };
+  // b may leave u for v: (G) holds for both afterwards, v stays below fair + s_v, u above fair − S
+  const movable = (b: number, u: number, v: number) => {
+    if (heldBy[b] === u) return false;
+    const g = cls[b];
+    const xC = C * weight[b];
+    const hC = C * Hg[g];
+    if (r[g * W + u] + xC >= hC || r[g * W + v] - xC <= -hC) return false;
+    return R[v] - xC > -C * Math.max(heaviestOn[v], weight[b]) && R[u] + xC < C * S;
+  };
+  const move = (b: number, u: number, v: number) => {
+    const xC = C * weight[b];
+    r[cls[b] * W + u] += xC;
+    R[u] += xC;
+    const h = heaviestOf(u, b);
+    owner[b] = v;
+    heaviestOn[u] = h;
+    r[cls[b] * W + v] -= xC;
+    R[v] -= xC;
+    if (weight[b] > heaviestOn[v]) heaviestOn[v] = weight[b];
+  };
+  for (let step = 0; step < B; step++) {
+    let w = -1;
+    for (let x = 0; x < W && w < 0; x++) if (over(x) || under(x)) w = x;
+    if (w < 0) return;
+    let done = false;
+    // `order` is every bundle in tie order; the workers by most room first for an over one, least for under
+    const others = Array.from({ length: W }, (_, v) => v).filter((v) => v !== w);
+    if (over(w)) {
+      others.sort((x, y) => R[y] - R[x] || x - y);
+      for (const b of order) {
+        if (owner[b] !== w) continue;
+        const v = others.find((v) => movable(b, w, v));
+        if (v !== undefined) {
+          move(b, w, v);
+          done = true;
+          break;
+        }
+      }
+    } else {
+      others.sort((x, y) => R[x] - R[y] || x - y);
+      for (const u of others) {
+        for (const b of order) {
+          if (owner[b] !== u || !movable(b, u, w)) continue;
+          move(b, u, w);
+          done = true;
+          break;
+        }
+        if (done) break;
+      }
+    }
+    if (!done) return;
+  }
+}
