@@ -74,6 +74,7 @@ export function placeHeavy(st: PlaceState, G: number, pending: readonly number[]
   for (let w = 0; w < W; w++) heap[w] = pos[w] = w;
   for (let i = (W >> 1) - 1; i >= 0; i--) down(i);
   const frontier: number[] = [];
+  const VISITS = 128;
   // per class, the workers in a heap by room in the class r_g (cheap[g·W + i], position cpos[g·W + w])
   const cheap = new Int32Array(G * W);
   const cpos = new Int32Array(G * W);
@@ -141,10 +142,11 @@ export function placeHeavy(st: PlaceState, G: number, pending: readonly number[]
     if (best < 0) {
       // among those that fit in g if any does, else those (a) allows: a subtree of the class heap
       const least = fit > 0 ? xC : floor + 1;
+      // breadth first (the roomiest first), the first VISITS of them at most
       frontier.length = 0;
       frontier.push(0);
-      for (let seen = 0; frontier.length > 0 && seen < 512; seen++) {
-        const i = frontier.pop()!;
+      for (let head = 0; head < frontier.length && head < VISITS; head++) {
+        const i = frontier[head];
         const w = cheap[base + i];
         if (r[base + w] < least) continue; // nor do its children (a heap)
         if (allowed(w) && ok(w) && (best < 0 || above(w, best))) best = w;
