@@ -120,23 +120,12 @@ export function placeHeavy(st: PlaceState, G: number, pending: readonly number[]
     const fit = r[base + cheap[base]] >= xC ? xC : -Infinity;
     let best = heap[0];
     if (!(allowed(best) && ok(best) && r[base + best] >= fit)) {
+      // the best of the next three levels of the heap (positions 1–14)
       best = -1;
-      frontier.length = 0;
-      frontier.push(1, 2);
-      for (let seen = 0; frontier.length > 0 && seen < 12; seen++) {
-        let k = 0;
-        for (let f = 1; f < frontier.length; f++)
-          if (frontier[f] < W && above(heap[frontier[f]], heap[frontier[k]])) k = f;
-        const i = frontier[k];
-        frontier[k] = frontier[frontier.length - 1];
-        frontier.pop();
-        if (i >= W) continue;
+      const end = Math.min(15, W);
+      for (let i = 1; i < end; i++) {
         const w = heap[i];
-        if (allowed(w) && ok(w) && r[base + w] >= fit) {
-          best = w;
-          break;
-        }
-        frontier.push(2 * i + 1, 2 * i + 2);
+        if (allowed(w) && ok(w) && r[base + w] >= fit && (best < 0 || above(w, best))) best = w;
       }
     }
     if (best < 0) {
