@@ -62,7 +62,7 @@
  */
 import { type PlaceState, placeHeavy, placeUnits, repairTotal } from './grouped-place.js';
 import { sortByHash } from './order.js';
-import type { Holdings, WeightedBundles } from './weighted.js';
+import { type Holdings, tie, type WeightedBundles } from './weighted.js';
 
 /** Largest classes × workers the group-aware placement takes on (its tables are that large). */
 export const MAX_CLASS_CELLS = 4_000_000;
@@ -72,14 +72,6 @@ export interface GroupedPlan {
   owner: Int32Array;
   /** The bound on the moved weight stated in the module comment. */
   movedWeightBound: number;
-}
-
-/** Bundle order for ties: hash, then the first task's id (so the input order never matters). */
-function tie(b: WeightedBundles, x: number, y: number): number {
-  if (b.hash[x] !== b.hash[y]) return b.hash[x] - b.hash[y];
-  const p = b.firstId[x];
-  const q = b.firstId[y];
-  return p < q ? -1 : p > q ? 1 : 0;
 }
 
 /**

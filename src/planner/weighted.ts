@@ -73,7 +73,7 @@ export interface WeightedPlan {
 }
 
 /** Bundle order for ties: hash, then the first task's id (so the input order never matters). */
-function tie(b: WeightedBundles, x: number, y: number): number {
+export function tie(b: WeightedBundles, x: number, y: number): number {
   if (b.hash[x] !== b.hash[y]) return b.hash[x] - b.hash[y];
   const p = b.firstId[x];
   const q = b.firstId[y];
