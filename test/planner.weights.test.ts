@@ -494,10 +494,10 @@ describe('planner with weights: each group balanced as well as the total', () =>
 });
 
 /**
- * The least moved weight over every placement of the bundles that meets the per-group bounds (G) and the
- * total bounds (fair − S < load < fair + s_w), by enumeration; null when none does.
+ * What the brute-force oracles enumerate over: the live workers' capacities, who holds each task now,
+ * and the bundles (a key's tasks, or a task alone) with their class and weight.
  */
-function bruteForceGrouped(input: RebalanceInput): number | null {
+function oracleInput(input: RebalanceInput) {
   const W = input.workers.length;
   const caps = input.workers.map((w) => capOf(input, w));
   const C = caps.reduce((a, b) => a + b, 0);
@@ -515,6 +515,15 @@ function bruteForceGrouped(input: RebalanceInput): number | null {
     cls: classOf(ts[0]),
     weight: ts.reduce((s, t) => s + (t.weight ?? 1), 0),
   }));
+  return { W, caps, C, holder, list };
+}
+
+/**
+ * The least moved weight over every placement of the bundles that meets the per-group bounds (G) and the
+ * total bounds (fair − S < load < fair + s_w), by enumeration; null when none does.
+ */
+function bruteForceGrouped(input: RebalanceInput): number | null {
+  const { W, caps, C, holder, list } = oracleInput(input);
   const classes = [...new Set(list.map((b) => b.cls))];
   const Lg = classes.map((g) => list.filter((b) => b.cls === g).reduce((s, b) => s + b.weight, 0));
   const Hg = classes.map((g) => Math.max(...list.filter((b) => b.cls === g).map((b) => b.weight)));
@@ -564,22 +573,7 @@ function rotate<T>(xs: T[], seed: number): T[] {
 
 /** The least moved weight over every placement of the bundles meeting the weighted bounds, by enumeration. */
 function bruteForceMovedWeight(input: RebalanceInput): number | null {
-  const W = input.workers.length;
-  const caps = input.workers.map((w) => capOf(input, w));
-  const C = caps.reduce((a, b) => a + b, 0);
-  const live = new Map(input.workers.map((w, i) => [w, i]));
-  const holder = new Map<string, number>();
-  for (const [w, ids] of input.current as Map<string, string[]>)
-    for (const id of ids) if (live.has(w)) holder.set(id, live.get(w)!);
-  const bundles = new Map<string, Task[]>();
-  for (const t of input.tasks) {
-    const name = t.key ? `key:${t.key}` : `task:${t.id}`;
-    bundles.set(name, [...(bundles.get(name) ?? []), t]);
-  }
-  const list = [...bundles.values()].map((ts) => ({
-    ts,
-    weight: ts.reduce((s, t) => s + (t.weight ?? 1), 0),
-  }));
+  const { W, caps, C, holder, list } = oracleInput(input);
   const L = list.reduce((s, b) => s + b.weight, 0);
   const S = Math.max(...list.map((b) => b.weight));
   let best: number | null = null;

@@ -258,7 +258,7 @@ async function apply(
  * the one before: their keys differ (a key is written once per phase), so only the order etcd applies
  * them in may differ, within this many. Written one at a time, the 7,875 txns of a first assignment of a
  * million tasks each wait for their own round trip and fsync; in flight together, etcd commits them in
- * shared fsyncs (1.73× → 1.2–1.5× the sequential floor, BENCHMARKS.md, `npm run bench:scale`).
+ * shared fsyncs (1.73× → 1.1–1.5× the sequential floor, BENCHMARKS.md, `npm run bench:scale`).
  */
 export const WRITE_PIPELINE = 4;
 
