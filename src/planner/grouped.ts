@@ -34,7 +34,8 @@
  *    searched in heaps (by that room, and per class by r_g), all workers only when those searches fail.
  *    Weight-1 bundles of a class go one by one to the allowed worker where one more keeps (T)'s upper
  *    bound, then without overshooting fair_g, then with the most room R: while some worker is needy
- *    among those with r_g ≥ C (rule (b)), then among those (a) allows.
+ *    among those with r_g ≥ C (rule (b)), then among those (a) allows — computed for a whole class at
+ *    once by levels when it has many (`grouped-units.ts`, the same loads as one by one).
  * 3. if (T) is missed, move single bundles to mend it (`repairTotal`); check (T) and (G). If both
  *    attempts fail — not seen in 300,000 random small plans nor in the bench — `planGrouped` declines, `weighted.ts` plans in total only,
  *    and `stats.groupsBalanced` is false.
@@ -60,7 +61,8 @@
  * bundles (not moves) and raises every other share: a worker sheds only what it held above its new
  * share (plus less than H_g per such class), nothing when it was at or below its old one.
  */
-import { type PlaceState, placeHeavy, placeUnits, repairTotal } from './grouped-place.js';
+import { type PlaceState, placeHeavy, repairTotal } from './grouped-place.js';
+import { placeUnits } from './grouped-units.js';
 import { sortByHash } from './order.js';
 import { type Holdings, tie, type WeightedBundles } from './weighted.js';
 
@@ -182,6 +184,7 @@ export function planGrouped(
   for (let i = 0; i < B; i++) order[i] = i;
   sortByHash(order, bundles.hash, bundles.firstId);
 
+  const { heavy, units } = placementOrder(order, weight, cls, G);
   const attempt = (strict: boolean): boolean => {
     owner.fill(-1);
     heaviestOn.fill(0);
@@ -212,27 +215,9 @@ export function planGrouped(
     heaviestOn.fill(0);
     for (let i = 0; i < B; i++)
       if (owner[i] >= 0 && weight[i] > heaviestOn[owner[i]]) heaviestOn[owner[i]] = weight[i];
-    // 2. place: heavier bundles heaviest first, then weight-1 bundles class by class, each in tie order
-    const byWeight = new Map<number, number[]>();
-    const units: number[] = [];
-    const perClass = new Int32Array(G + 1);
-    for (const i of order) {
-      if (owner[i] >= 0) continue;
-      if (weight[i] > 1) {
-        const list = byWeight.get(weight[i]);
-        if (list) list.push(i);
-        else byWeight.set(weight[i], [i]);
-      } else {
-        units.push(i);
-        perClass[cls[i] + 1]++;
-      }
-    }
-    const pending: number[] = [];
-    for (const x of [...byWeight.keys()].sort((a, b) => b - a))
-      for (const i of byWeight.get(x)!) pending.push(i);
-    for (let g = 0; g < G; g++) perClass[g + 1] += perClass[g];
-    const unitOrder = new Array<number>(units.length);
-    for (const i of units) unitOrder[perClass[cls[i]]++] = i;
+    // 2. place what keep left: heavier bundles heaviest first, then weight-1 bundles class by class
+    const pending = unkept(heavy, owner);
+    const unitOrder = unkept(units, owner);
     placeHeavy(st, G, pending);
     placeUnits(st, unitOrder);
     repairTotal(st, owner, heldBy, order);
@@ -250,4 +235,58 @@ export function planGrouped(
   // sticky first (a worker over fair_g keeps its lightest bundle in excess), then the strict keep
   if (!attempt(false) && !attempt(true)) return null;
   return { owner, movedWeightBound };
+}
+
+/**
+ * The order of step 2 over all bundles (each attempt skips those it kept): bundles heavier than 1 heaviest
+ * first, then the weight-1 bundles class by class; each in `order` (tie order) among equals.
+ */
+function placementOrder(
+  order: readonly number[],
+  weight: Float64Array,
+  cls: Int32Array,
+  G: number,
+): { heavy: Int32Array; units: Int32Array } {
+  const B = order.length;
+  const perClass = new Int32Array(G + 1);
+  let heavy = new Int32Array(B);
+  let n = 0;
+  let most = 0;
+  for (let k = 0; k < B; k++) {
+    const i = order[k];
+    const x = weight[i];
+    if (x > 1) {
+      heavy[n++] = i;
+      if (x > most) most = x;
+    } else perClass[cls[i] + 1]++;
+  }
+  heavy = heavy.subarray(0, n);
+  for (let g = 0; g < G; g++) perClass[g + 1] += perClass[g];
+  const units = new Int32Array(B - n);
+  for (let k = 0; k < B; k++) {
+    const i = order[k];
+    if (weight[i] <= 1) units[perClass[cls[i]]++] = i;
+  }
+  if (most > 4 * n + 1024) {
+    const list = Array.from(heavy).sort((x, y) => weight[y] - weight[x]); // stable: tie order among equals
+    return { heavy: Int32Array.from(list), units };
+  }
+  // a counting sort by weight (integers), heaviest first, stable
+  const at = new Int32Array(most + 2);
+  for (let k = 0; k < n; k++) at[most - weight[heavy[k]] + 1]++;
+  for (let x = 0; x <= most; x++) at[x + 1] += at[x];
+  const sorted = new Int32Array(n);
+  for (let k = 0; k < n; k++) sorted[at[most - weight[heavy[k]]]++] = heavy[k];
+  return { heavy: sorted, units };
+}
+
+/** The bundles of `list` no keep step kept (owner −1), in their order. */
+function unkept(list: Int32Array, owner: Int32Array): Int32Array {
+  let n = 0;
+  for (let k = 0; k < list.length; k++) if (owner[list[k]] < 0) n++;
+  if (n === list.length) return list;
+  const out = new Int32Array(n);
+  n = 0;
+  for (let k = 0; k < list.length; k++) if (owner[list[k]] < 0) out[n++] = list[k];
+  return out;
 }
