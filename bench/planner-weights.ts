@@ -4,7 +4,10 @@
  * - `weightedSpeed`: 100k tasks (10 groups) × 1k workers, capacities 1–8, 30% of the tasks weighted (Zipf
  *   1–1000), planned beside the same tasks and workers with every weight and capacity 1 (today's planner),
  *   alternating in one run (7 timed runs each after 2 untimed ones): initial, noop, join, leave; `ratio` =
- *   weighted median / unweighted median (target ≤ 2); per-group balance of the weighted plan (`worstGroupDevOverHeaviest`, proven < 1).
+ *   weighted median / unweighted median (target ≤ 2); per-group balance of the weighted plan: the largest
+ *   |load_g − fair_g| over the group's heaviest task (`worstGroupDevOverHeaviest`) and the largest excess
+ *   load_g − fair_g over the worker's own heaviest task of g (`worstGroupExcessOverOwnHeaviest`), both
+ *   proven < 1.
  * - `weightedQuality`: 100k tasks with Zipf weights 1–1000 over 100 workers of capacities 1–8: the most
  *   loaded worker's load over its fair share (max over workers, `maxLoadOverFair`), for ours with weights,
  *   ours counting tasks only (weights dropped, capacities kept) and the model of the original (counts,
@@ -182,20 +185,27 @@ function groupBalance(
     }
   }
   let worstDevOverHeaviest = 0;
+  let worstOverOwnHeaviest = 0;
   let worstGroupLoadOverFair = 0;
   for (const [w, ts] of target) {
     const load = new Map<string, number>();
-    for (const t of ts) load.set(t.group ?? '', (load.get(t.group ?? '') ?? 0) + (t.weight ?? 1));
+    const own = new Map<string, number>(); // the worker's heaviest task of the group
+    for (const t of ts) {
+      load.set(t.group ?? '', (load.get(t.group ?? '') ?? 0) + (t.weight ?? 1));
+      own.set(t.group ?? '', Math.max(own.get(t.group ?? '') ?? 0, t.weight ?? 1));
+    }
     for (const [g, Lg] of L) {
       const fair = (Lg * (caps.get(w) ?? 1)) / C;
       const l = load.get(g) ?? 0;
       worstDevOverHeaviest = Math.max(worstDevOverHeaviest, Math.abs(l - fair) / H.get(g)!);
+      if (l > fair) worstOverOwnHeaviest = Math.max(worstOverOwnHeaviest, (l - fair) / own.get(g)!);
       worstGroupLoadOverFair = Math.max(worstGroupLoadOverFair, l / fair);
     }
   }
   return {
     groupsBalanced,
     worstGroupDevOverHeaviest: Math.round(worstDevOverHeaviest * 1000) / 1000,
+    worstGroupExcessOverOwnHeaviest: Math.round(worstOverOwnHeaviest * 1000) / 1000,
     worstGroupLoadOverFair: Math.round(worstGroupLoadOverFair * 1000) / 1000,
   };
 }

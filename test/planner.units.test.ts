@@ -17,6 +17,7 @@ const stateArb = fc
     taken: fc.array(fc.integer({ min: 0, max: 9 }), { minLength: 36, maxLength: 36 }),
     off: fc.array(fc.integer({ min: -6, max: 6 }), { minLength: 12, maxLength: 12 }),
     held: fc.array(fc.integer({ min: 0, max: 9 }), { minLength: 12, maxLength: 12 }),
+    heldIn: fc.array(fc.integer({ min: 0, max: 9 }), { minLength: 36, maxLength: 36 }),
     hashes: fc.array(fc.nat(3), { minLength: 12, maxLength: 12 }),
   })
   .map((s) => {
@@ -53,6 +54,7 @@ const stateArb = fc
       R,
       Hg: Float64Array.from(s.heaviest),
       heaviestOn: Float64Array.from({ length: W }, (_, w) => s.held[w]),
+      heaviestIn: Float64Array.from({ length: G * W }, (_, c) => Math.min(s.heldIn[c % 36], s.held[c % W])),
       workerHash: Uint32Array.from({ length: W }, (_, w) => s.hashes[w]),
     };
   });
@@ -63,6 +65,7 @@ function run(spec: Spec, method: UnitsMethod) {
   const r = spec.r.slice();
   const R = spec.R.slice();
   const heaviestOn = spec.heaviestOn.slice();
+  const heaviestIn = spec.heaviestIn.slice();
   const owner = new Int32Array(spec.cls.length).fill(-1);
   const st: PlaceState = {
     W: spec.W,
@@ -72,6 +75,7 @@ function run(spec: Spec, method: UnitsMethod) {
     r,
     R,
     heaviestOn,
+    heaviestIn,
     weight: new Float64Array(spec.cls.length).fill(1),
     cls: spec.cls,
     workerHash: spec.workerHash,
@@ -81,6 +85,7 @@ function run(spec: Spec, method: UnitsMethod) {
       r[spec.cls[b] * spec.W + w] -= spec.C;
       R[w] -= spec.C;
       if (heaviestOn[w] < 1) heaviestOn[w] = 1;
+      if (heaviestIn[spec.cls[b] * spec.W + w] < 1) heaviestIn[spec.cls[b] * spec.W + w] = 1;
     },
   };
   placeUnits(st, spec.units, method);

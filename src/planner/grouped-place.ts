@@ -16,6 +16,8 @@ export interface PlaceState {
   R: Float64Array;
   /** The heaviest bundle on each worker so far. */
   heaviestOn: Float64Array;
+  /** The heaviest bundle of each class on each worker so far (heaviestIn[g·W + w]). */
+  heaviestIn: Float64Array;
   weight: Float64Array;
   cls: Int32Array;
   workerHash: Uint32Array;
@@ -26,7 +28,7 @@ export interface PlaceState {
 /** Step 2 for bundles heavier than 1: rules (a), (b) and the total steering of the module comment. */
 export function placeHeavy(st: PlaceState, G: number, pending: ArrayLike<number>): void {
   if (pending.length === 0) return;
-  const { W, C, S, Hg, r, R, heaviestOn, weight, cls, workerHash, put } = st;
+  const { W, C, S, Hg, r, R, heaviestOn, heaviestIn, weight, cls, workerHash, put } = st;
   // needy[g]: workers ≥ H_g below fair_g; due[w]: what w must still take to be needy nowhere (about);
   // farBelow: workers ≥ S below fair
   const needy = new Int32Array(G);
@@ -106,9 +108,10 @@ export function placeHeavy(st: PlaceState, G: number, pending: ArrayLike<number>
   let base = 0;
   let x = 0;
   let xC = 0;
-  let floor = 0;
+  let floor = 0; // (a) for the worker with the heaviest bundle of g: the weakest form of (a), to prune
   let need = 0;
-  const allowed = (w: number) => r[base + w] > floor && r[base + w] >= need;
+  const allowed = (w: number) =>
+    r[base + w] > xC - C * Math.max(heaviestIn[base + w], x) && r[base + w] >= need;
   const ok = (w: number) => R[w] > xC - C * Math.max(heaviestOn[w], x) && (farBelow === 0 || R[w] >= xC);
   for (let q = 0; q < pending.length; q++) {
     const b = pending[q];
@@ -192,13 +195,15 @@ export function repairTotal(
   heldBy: Int32Array,
   order: readonly number[],
 ): void {
-  const { W, C, S, Hg, r, R, heaviestOn, weight, cls } = st;
+  const { W, C, S, Hg, r, R, heaviestOn, heaviestIn, weight, cls } = st;
   const B = owner.length;
   const over = (w: number) => R[w] < 0 && R[w] <= -C * heaviestOn[w];
   const under = (w: number) => R[w] >= C * S;
-  const heaviestOf = (w: number, without: number) => {
+  // the heaviest bundle on w without bundle `without`: of all (g < 0), or of class g
+  const heaviestOf = (w: number, without: number, g = -1) => {
     let h = 0;
-    for (let i = 0; i < B; i++) if (owner[i] === w && i !== without && weight[i] > h) h = weight[i];
+    for (let i = 0; i < B; i++)
+      if (owner[i] === w && i !== without && (g < 0 || cls[i] === g) && weight[i] > h) h = weight[i];
     return h;
   };
   // b may leave u for v: (G) holds for both afterwards, v stays below fair + s_v, u above fair − S
@@ -207,19 +212,26 @@ export function repairTotal(
     const g = cls[b];
     const xC = C * weight[b];
     const hC = C * Hg[g];
-    if (r[g * W + u] + xC >= hC || r[g * W + v] - xC <= -hC) return false;
-    return R[v] - xC > -C * Math.max(heaviestOn[v], weight[b]) && R[u] + xC < C * S;
+    if (r[g * W + u] + xC >= hC || r[g * W + v] - xC <= -C * Math.max(heaviestIn[g * W + v], weight[b]))
+      return false;
+    if (R[v] - xC <= -C * Math.max(heaviestOn[v], weight[b]) || R[u] + xC >= C * S) return false;
+    // u keeps its upper bound in g with what is left of g on it
+    const left = weight[b] < heaviestIn[g * W + u] ? heaviestIn[g * W + u] : heaviestOf(u, b, g);
+    return left === 0 || r[g * W + u] + xC > -C * left;
   };
   const move = (b: number, u: number, v: number) => {
     const xC = C * weight[b];
     r[cls[b] * W + u] += xC;
     R[u] += xC;
     const h = heaviestOf(u, b);
+    const hg = heaviestOf(u, b, cls[b]);
     owner[b] = v;
     heaviestOn[u] = h;
+    heaviestIn[cls[b] * W + u] = hg;
     r[cls[b] * W + v] -= xC;
     R[v] -= xC;
     if (weight[b] > heaviestOn[v]) heaviestOn[v] = weight[b];
+    if (weight[b] > heaviestIn[cls[b] * W + v]) heaviestIn[cls[b] * W + v] = weight[b];
   };
   for (let step = 0; step < B; step++) {
     let w = -1;

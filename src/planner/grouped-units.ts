@@ -3,7 +3,8 @@
  * worker first in the order (tier, R, s_w, worker hash, index), tier = 2·safe + fits — safe: one more unit
  * keeps (T)'s upper bound (R > C − C·max(s_w, 1)), fits: it does not lift the worker over fair_g (r_g ≥ C).
  * Allowed: while some worker is needy in g (r_g ≥ C·H_g), those with r_g ≥ C (no overshoot, rule (b) of
- * `grouped.ts`), until none is needy; then those with r_g > C·(1 − H_g) (rule (a)).
+ * `grouped.ts`), until none is needy; then those with r_g > C·(1 − max(s_wg, 1)), s_wg its heaviest bundle
+ * of g: it stays below fair_g + s_wg (rule (a)).
  *
  * Two ways to the same loads:
  * - `heap`: one unit at a time, the workers in a heap (cheap when a class has few units);
@@ -53,7 +54,7 @@ function byHeap(
   from: number,
   to: number,
 ): number {
-  const { W, C, r, R, heaviestOn, workerHash, put } = st;
+  const { W, C, r, R, heaviestOn, heaviestIn, workerHash, put } = st;
   const heap = new Int32Array(W);
   const tier = new Int8Array(W);
   const rank = (w: number) => {
@@ -83,7 +84,8 @@ function byHeap(
       i = m;
     }
   };
-  const allowed = (w: number) => (needyPhase ? r[base + w] >= C : r[base + w] > C - hC);
+  const allowed = (w: number) =>
+    needyPhase ? r[base + w] >= C : r[base + w] > C - C * Math.max(heaviestIn[base + w], 1);
   let needy = 0;
   for (let w = 0; w < W; w++) {
     if (r[base + w] >= hC) needy++;
@@ -139,14 +141,16 @@ class Levels {
     to: number,
   ): number {
     this.st = st;
-    const { W, C, r, R, heaviestOn, put } = st;
+    const { W, C, r, R, heaviestOn, heaviestIn, put } = st;
     const { allow, kS, kF, take } = this;
     for (let w = 0; w < W; w++) {
       const room = r[base + w];
       const s = Math.max(heaviestOn[w], 1);
       kS[w] = Math.max(0, Math.ceil((R[w] - C + C * s) / C)); // R − kC > C − C·s
       kF[w] = Math.max(0, Math.floor(room / C)); // room − kC ≥ C
-      allow[w] = needyPhase ? kF[w] : Math.max(0, Math.ceil((room - C + hC) / C)); // room − kC > C − hC
+      // room − kC > C − C·max(s_wg, 1): below fair_g + its heaviest of g (rule (a))
+      const sg = C * Math.max(heaviestIn[base + w], 1);
+      allow[w] = needyPhase ? kF[w] : Math.max(0, Math.ceil((room - C + sg) / C));
     }
     let n = to - from;
     let picked = false;
