@@ -15,7 +15,8 @@
  * — nobody exceeds its fair share, per group or in total, by its own heaviest bundle there, nor falls below
  * it by the heaviest one. (G) is proven below; that some plan meets (G) and (T) together is not: it is
  * proven for classes whose bundles weigh the same, and an exhaustive search of small cases (up to 5
- * workers, 9 bundles, 8 classes; ~140M instances) and 740k adversarial ones found none where no plan does.
+ * workers, 9 bundles, 8 classes; ~140M instances) and 740k adversarial ones found none where no plan does
+ * (docs/research/joint-bounds.md).
  *
  * All arithmetic is on integers scaled by C: r_g(w) = C·(fair_g(w) − load_g(w)), R(w) = C·(fair(w) −
  * load(w)) = Σ_g r_g(w), exact while L·C ≤ 2^53 (beyond that, and beyond {@link MAX_CLASS_CELLS} class ×
