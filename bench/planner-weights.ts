@@ -204,8 +204,9 @@ function groupBalance(
   }
   return {
     groupsBalanced,
-    worstGroupDevOverHeaviest: Math.round(worstDevOverHeaviest * 1000) / 1000,
-    worstGroupExcessOverOwnHeaviest: Math.round(worstOverOwnHeaviest * 1000) / 1000,
+    // rounded down: both are proven < 1, and 0.9999 should not print as 1
+    worstGroupDevOverHeaviest: Math.floor(worstDevOverHeaviest * 1000) / 1000,
+    worstGroupExcessOverOwnHeaviest: Math.floor(worstOverOwnHeaviest * 1000) / 1000,
     worstGroupLoadOverFair: Math.round(worstGroupLoadOverFair * 1000) / 1000,
   };
 }

@@ -199,15 +199,24 @@ export function repairTotal(
   const B = owner.length;
   const over = (w: number) => R[w] < 0 && R[w] <= -C * heaviestOn[w];
   const under = (w: number) => R[w] >= C * S;
+  let w = -1;
+  for (let x = 0; x < W && w < 0; x++) if (over(x) || under(x)) w = x;
+  if (w < 0) return;
+  // the bundles on each worker, in tie order (a moved bundle joins the end of its new worker's list)
+  const on: number[][] = Array.from({ length: W }, () => []);
+  for (const b of order) if (owner[b] >= 0) on[owner[b]].push(b);
   // the heaviest bundle on w without bundle `without`: of all (g < 0), or of class g
   const heaviestOf = (w: number, without: number, g = -1) => {
     let h = 0;
-    for (let i = 0; i < B; i++)
-      if (owner[i] === w && i !== without && (g < 0 || cls[i] === g) && weight[i] > h) h = weight[i];
+    for (const i of on[w]) if (i !== without && (g < 0 || cls[i] === g) && weight[i] > h) h = weight[i];
     return h;
   };
-  // b may leave u for v: (G) holds for both afterwards, v stays below fair + s_v, u above fair − S
+  // b may leave u for v: (G) holds for both afterwards, v stays below fair + s_v, u above fair − S. The
+  // repair looks at B + W (bundle, worker) pairs at most, so it costs what the placement costs (a worker far
+  // below its share with no movable bundle anywhere would otherwise cost a look at every pair)
+  let budget = B + W;
   const movable = (b: number, u: number, v: number) => {
+    if (--budget < 0) return false;
     if (heldBy[b] === u) return false;
     const g = cls[b];
     const xC = C * weight[b];
@@ -223,27 +232,24 @@ export function repairTotal(
     const xC = C * weight[b];
     r[cls[b] * W + u] += xC;
     R[u] += xC;
-    const h = heaviestOf(u, b);
-    const hg = heaviestOf(u, b, cls[b]);
+    heaviestOn[u] = heaviestOf(u, b);
+    heaviestIn[cls[b] * W + u] = heaviestOf(u, b, cls[b]);
+    on[u].splice(on[u].indexOf(b), 1);
+    on[v].push(b);
     owner[b] = v;
-    heaviestOn[u] = h;
-    heaviestIn[cls[b] * W + u] = hg;
     r[cls[b] * W + v] -= xC;
     R[v] -= xC;
     if (weight[b] > heaviestOn[v]) heaviestOn[v] = weight[b];
     if (weight[b] > heaviestIn[cls[b] * W + v]) heaviestIn[cls[b] * W + v] = weight[b];
   };
-  for (let step = 0; step < B; step++) {
-    let w = -1;
-    for (let x = 0; x < W && w < 0; x++) if (over(x) || under(x)) w = x;
-    if (w < 0) return;
+  const others = new Array<number>(W - 1);
+  for (let step = 0; step < B && w >= 0; step++) {
     let done = false;
-    // `order` is every bundle in tie order; the workers by most room first for an over one, least for under
-    const others = Array.from({ length: W }, (_, v) => v).filter((v) => v !== w);
+    // the workers by most room first for an over one, least for an under one
+    for (let x = 0, k = 0; x < W; x++) if (x !== w) others[k++] = x;
     if (over(w)) {
       others.sort((x, y) => R[y] - R[x] || x - y);
-      for (const b of order) {
-        if (owner[b] !== w) continue;
+      for (const b of on[w]) {
         const v = others.find((v) => movable(b, w, v));
         if (v !== undefined) {
           move(b, w, v);
@@ -254,15 +260,16 @@ export function repairTotal(
     } else {
       others.sort((x, y) => R[x] - R[y] || x - y);
       for (const u of others) {
-        for (const b of order) {
-          if (owner[b] !== u || !movable(b, u, w)) continue;
+        const b = on[u].find((b) => movable(b, u, w));
+        if (b !== undefined) {
           move(b, u, w);
           done = true;
           break;
         }
-        if (done) break;
       }
     }
-    if (!done) return;
+    if (!done || budget < 0) return;
+    w = -1;
+    for (let x = 0; x < W && w < 0; x++) if (over(x) || under(x)) w = x;
   }
 }
