@@ -3,7 +3,7 @@
  *
  * - `weightedSpeed`: 100k tasks (10 groups) × 1k workers, capacities 1–8, 30% of the tasks weighted (Zipf
  *   1–1000), planned beside the same tasks and workers with every weight and capacity 1 (today's planner),
- *   alternating in one run (7 timed runs each after 2 untimed ones): initial, noop, join, leave; `ratio` =
+ *   alternating in one run (7 timed runs each after 5 untimed ones): initial, noop, join, leave; `ratio` =
  *   weighted median / unweighted median (target ≤ 2); per-group balance of the weighted plan: the largest
  *   |load_g − fair_g| over the group's heaviest task (`worstGroupDevOverHeaviest`) and the largest excess
  *   load_g − fair_g over the worker's own heaviest task of g (`worstGroupExcessOverOwnHeaviest`), both
@@ -120,8 +120,9 @@ function speedRows(quick: boolean): void {
   for (const [scenario, make] of Object.entries(inputs)) {
     const wIn = make(wState);
     const pIn = make(pState);
-    // two untimed runs of each first, so neither median holds the compiler's warm-up
-    for (let r = 0; r < 2; r++) {
+    // five untimed runs of each first, so neither median holds the compiler's warm-up (a join of the
+    // weighted planner took 287, 155, 105, 111, 74, then 52-57 ms run after run)
+    for (let r = 0; r < 5; r++) {
       rebalance({ workers: wIn.workers, tasks: weighted, current: wIn.current, capacities: caps });
       rebalance({ workers: pIn.workers, tasks: plain, current: pIn.current });
     }

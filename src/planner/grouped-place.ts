@@ -186,7 +186,8 @@ export function placeHeavy(st: PlaceState, G: number, pending: ArrayLike<number>
  * Step 3 of `grouped.ts` when the placement missed (T): moves single bundles off a worker at or above
  * fair(w) + s_w, or onto one at or below fair(w) − S, each move keeping (G) for both workers and leaving
  * neither of them beyond the other bound of (T), until (T) holds or no such move is left (at most B
- * moves). Only bundles the plan moves anyway (not kept on their holder) move, so the moved weight stays
+ * moves). Only bundles the plan moves anyway (not kept on their holder), or that the strict keep would
+ * shed (`spare`: the lightest bundle the sticky keep kept in excess), move, so the moved weight stays
  * within its bound. `owner` is updated.
  */
 export function repairTotal(
@@ -194,6 +195,7 @@ export function repairTotal(
   owner: Int32Array,
   heldBy: Int32Array,
   order: readonly number[],
+  spare: Uint8Array,
 ): void {
   const { W, C, S, Hg, r, R, heaviestOn, heaviestIn, weight, cls } = st;
   const B = owner.length;
@@ -217,7 +219,7 @@ export function repairTotal(
   let budget = B + W;
   const movable = (b: number, u: number, v: number) => {
     if (--budget < 0) return false;
-    if (heldBy[b] === u) return false;
+    if (heldBy[b] === u && spare[b] === 0) return false;
     const g = cls[b];
     const xC = C * weight[b];
     const hC = C * Hg[g];

@@ -200,8 +200,10 @@ export function planGrouped(
   sortByHash(order, bundles.hash, bundles.firstId);
 
   const { heavy, units } = placementOrder(order, weight, cls, G);
+  const spare = new Uint8Array(B);
   const attempt = (strict: boolean): boolean => {
     owner.fill(-1);
+    spare.fill(0);
     heaviestOn.fill(0);
     heaviestIn.fill(0);
     for (let w = 0; w < W; w++) R[w] = L * cap[w];
@@ -225,7 +227,7 @@ export function planGrouped(
           owner[lightest] = -1;
           r[c] += C * weight[lightest];
           R[w] += C * weight[lightest];
-        }
+        } else if (excess > 0 && lightest >= 0) spare[lightest] = 1; // the strict keep would shed it
       }
     }
     heaviestOn.fill(0);
@@ -241,7 +243,7 @@ export function planGrouped(
     const unitOrder = unkept(units, owner);
     placeHeavy(st, G, pending);
     placeUnits(st, unitOrder);
-    repairTotal(st, owner, heldBy, order);
+    repairTotal(st, owner, heldBy, order, spare);
     // 3. check (T), and (G) (proven for the strict keep, checked all the same)
     for (let w = 0; w < W; w++) {
       const loaded = R[w] < L * cap[w];
