@@ -130,6 +130,8 @@ function speedRows(quick: boolean): void {
     const pMs: number[] = [];
     let mode = '';
     let groups: ReturnType<typeof groupBalance> | undefined;
+    let moves = 0;
+    let unweightedMoves = 0;
     for (let r = 0; r < reps; r++) {
       // alternate, so both see the same machine load
       let t0 = performance.now();
@@ -141,9 +143,10 @@ function speedRows(quick: boolean): void {
       });
       wMs.push(performance.now() - t0);
       mode = res.stats.mode;
+      moves = res.moves;
       groups ??= groupBalance(res.target, res.stats.groupsBalanced, caps);
       t0 = performance.now();
-      rebalance({ workers: pIn.workers, tasks: plain, current: pIn.current });
+      unweightedMoves = rebalance({ workers: pIn.workers, tasks: plain, current: pIn.current }).moves;
       pMs.push(performance.now() - t0);
     }
     const weightedMs = median(wMs);
@@ -158,6 +161,8 @@ function speedRows(quick: boolean): void {
         weightedMsMedian: weightedMs,
         unweightedMsMedian: unweightedMs,
         ratio: Math.round((weightedMs / unweightedMs) * 100) / 100,
+        moves,
+        unweightedMoves,
         ...groups,
       }),
     );
