@@ -36,24 +36,26 @@ export function placeUnits(st: PlaceState, units: ArrayLike<number>, method: Uni
     // phase (b): while someone is needy, no overshoot; phase (a): anywhere below fair_g + H_g
     for (let phase = needy ? 0 : 1; phase < 2 && i < j; phase++) {
       const levels = method === 'levels' || (method === 'auto' && 8 * (j - i) > W);
-      i += levels
-        ? scratch.place(st, base, hC, phase === 0, units, i, j)
-        : byHeap(st, base, hC, phase === 0, units, i, j);
+      const p: Phase = { base, hC, needyPhase: phase === 0, units, from: i, to: j };
+      i += levels ? scratch.place(st, p) : byHeap(st, p);
     }
     i = j;
   }
 }
 
+/** One phase of a class: units[from .. to) of class base / W, whose heaviest bundle weighs hC / C. */
+interface Phase {
+  base: number;
+  hC: number;
+  /** Some worker is needy: rule (b), until none is. */
+  needyPhase: boolean;
+  units: ArrayLike<number>;
+  from: number;
+  to: number;
+}
+
 /** One phase, a unit at a time; returns how many it placed. */
-function byHeap(
-  st: PlaceState,
-  base: number,
-  hC: number,
-  needyPhase: boolean,
-  units: ArrayLike<number>,
-  from: number,
-  to: number,
-): number {
+function byHeap(st: PlaceState, { base, hC, needyPhase, units, from, to }: Phase): number {
   const { W, C, r, R, heaviestOn, heaviestIn, workerHash, put } = st;
   const heap = new Int32Array(W);
   const tier = new Int8Array(W);
@@ -131,15 +133,7 @@ class Levels {
   }
 
   /** One phase; returns how many units it placed. */
-  place(
-    st: PlaceState,
-    base: number,
-    hC: number,
-    needyPhase: boolean,
-    units: ArrayLike<number>,
-    from: number,
-    to: number,
-  ): number {
+  place(st: PlaceState, { base, hC, needyPhase, units, from, to }: Phase): number {
     this.st = st;
     const { W, C, r, R, heaviestOn, heaviestIn, put } = st;
     const { allow, kS, kF, take } = this;
