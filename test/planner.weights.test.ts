@@ -64,6 +64,23 @@ function inputOf(spec: Spec): RebalanceInput {
   return { workers, tasks, current, capacities: new Map(workers.map((w, i) => [w, spec.caps[i]])) };
 }
 
+/**
+ * After `result`: a join of a worker of capacity `joinCap`, and a leave of the first worker (null when it is
+ * the only one), both from the plan's assignment.
+ */
+function joinAndLeave(input: RebalanceInput, result: RebalanceResult, joinCap: number) {
+  const current = currentOf(result);
+  const join: RebalanceInput = {
+    ...input,
+    workers: [...input.workers, 'joiner'],
+    capacities: new Map(input.capacities as Map<string, number>).set('joiner', joinCap),
+    current,
+  };
+  const leave: RebalanceInput | null =
+    input.workers.length > 1 ? { ...input, workers: input.workers.slice(1), current } : null;
+  return { join, leave };
+}
+
 function capOf(input: RebalanceInput, w: string): number {
   return (input.capacities as Map<string, number>).get(w) ?? 1;
 }
@@ -286,19 +303,9 @@ describe('planner with capacities (unit weights, no keys): proportional quotas, 
           const again = rebalance({ ...input, current: currentOf(result) });
           assert.equal(again.moves, 0, 're-plan moves nothing');
           assert.deepEqual(shape(again), shape(result));
-          const caps = new Map(input.capacities as Map<string, number>).set('joiner', joinCap);
-          const join = {
-            ...input,
-            workers: [...input.workers, 'joiner'],
-            capacities: caps,
-            current: currentOf(result),
-          };
-          const joined = rebalance(join);
-          checkProportional(join, joined);
-          if (input.workers.length > 1) {
-            const leave = { ...input, workers: input.workers.slice(1), current: currentOf(result) };
-            checkProportional(leave, rebalance(leave));
-          }
+          const { join, leave } = joinAndLeave(input, result, joinCap);
+          checkProportional(join, rebalance(join));
+          if (leave) checkProportional(leave, rebalance(leave));
         },
       ),
       { numRuns: 150 },
@@ -332,18 +339,9 @@ describe('planner with weights (and keys, capacities): bundles balanced by weigh
           const again = rebalance({ ...input, current: currentOf(first) });
           assert.equal(again.moves, 0, 're-plan moves nothing');
           assert.equal(again.stats.movedWeight, 0);
-          const caps = new Map(input.capacities as Map<string, number>).set('joiner', joinCap);
-          const join = {
-            ...input,
-            workers: [...input.workers, 'joiner'],
-            capacities: caps,
-            current: currentOf(first),
-          };
+          const { join, leave } = joinAndLeave(input, first, joinCap);
           checkWeighted(join, rebalance(join));
-          if (input.workers.length > 1) {
-            const leave = { ...input, workers: input.workers.slice(1), current: currentOf(first) };
-            checkWeighted(leave, rebalance(leave));
-          }
+          if (leave) checkWeighted(leave, rebalance(leave));
         },
       ),
       { numRuns: 200 },
@@ -430,18 +428,11 @@ describe('planner with weights: each group balanced as well as the total', () =>
             assert.equal(again.moves, 0, 're-plan moves nothing');
             assert.deepEqual(shape(again), shape(first));
           }
-          const caps = new Map(input.capacities as Map<string, number>).set('joiner', joinCap);
-          const join = {
-            ...input,
-            workers: [...input.workers, 'joiner'],
-            capacities: caps,
-            current: currentOf(first),
-          };
+          const { join, leave } = joinAndLeave(input, first, joinCap);
           const joined = rebalance(join);
           checkWeighted(join, joined); // includes movedWeight ≤ movedWeightBound
           checkGrouped(join, joined);
-          if (input.workers.length > 1) {
-            const leave = { ...input, workers: input.workers.slice(1), current: currentOf(first) };
+          if (leave) {
             const left = rebalance(leave);
             checkWeighted(leave, left);
             checkGrouped(leave, left);
